@@ -1,0 +1,57 @@
+/**
+ * In-place ops (trailing underscore, as in PyTorch). They write into the tensor's storage and
+ * bump its version counter, so a backward that saved the old values fails loudly. They are meant
+ * for optimizer updates and initialization under noGrad; an in-place change of a leaf that
+ * requires grad while recording is rejected, as PyTorch rejects it.
+ */
+import { backendOf } from '../core/backend.js';
+import { AutogradError, ShapeError, formatShape } from '../core/errors.js';
+import { isGradEnabled } from '../core/grad-mode.js';
+import { broadcastShapes, sameShape } from '../core/shape.js';
+import { Tensor } from '../core/tensor.js';
+import * as ew from './elementwise.js';
+import { type TensorLike, scalarTensor } from './util.js';
+
+function checkWritable(op: string, x: Tensor): void {
+  if (isGradEnabled() && x._requiresGrad && x.isLeaf) {
+    throw new AutogradError(
+      `${op}: a leaf tensor that requires grad cannot be changed in place while gradients are recorded; wrap the update in noGrad(() => ...)`,
+    );
+  }
+  if (isGradEnabled() && x._gradFn !== null) {
+    throw new AutogradError(`${op}: in-place changes of tensors produced by recorded ops are not supported; use the out-of-place op instead`);
+  }
+}
+
+/** Writes `value` (a tensor broadcast to x's shape, or a number) into x and returns x. */
+export function copy_(x: Tensor, value: TensorLike): Tensor {
+  checkWritable('copy_', x);
+  const source = value instanceof Tensor ? value : scalarTensor(value, x.dtype, x.device);
+  const shape = broadcastShapes(source.shape, x.shape, 'copy_');
+  if (!sameShape(shape, x.shape)) {
+    throw new ShapeError(`copy_: source of shape ${formatShape(source.shape)} does not broadcast to the destination shape ${formatShape(x.shape)}`);
+  }
+  const cast = source.dtype === x.dtype ? source : ew.to(source, x.dtype);
+  backendOf('copy_', x, cast).copyInto(x, cast);
+  x._bumpVersion();
+  return x;
+}
+
+export const fill_ = (x: Tensor, value: number): Tensor => copy_(x, value);
+export const zero_ = (x: Tensor): Tensor => copy_(x, 0);
+
+function update(op: string, x: Tensor, compute: () => Tensor): Tensor {
+  checkWritable(op, x);
+  return copy_(x, compute());
+}
+
+export const add_ = (x: Tensor, y: TensorLike, alpha = 1): Tensor => update('add_', x, () => ew.add(x, alpha === 1 ? y : ew.mul(asTensor(y, x), alpha)));
+export const sub_ = (x: Tensor, y: TensorLike): Tensor => update('sub_', x, () => ew.sub(x, y));
+export const mul_ = (x: Tensor, y: TensorLike): Tensor => update('mul_', x, () => ew.mul(x, y));
+export const div_ = (x: Tensor, y: TensorLike): Tensor => update('div_', x, () => ew.div(x, y));
+export const clamp_ = (x: Tensor, min?: number, max?: number): Tensor => update('clamp_', x, () => ew.clamp(x, min, max));
+export const maskedFill_ = (x: Tensor, mask: Tensor, value: number): Tensor => update('maskedFill_', x, () => ew.where(mask, value, x));
+
+function asTensor(y: TensorLike, like: Tensor): Tensor {
+  return y instanceof Tensor ? y : scalarTensor(y, like.dtype, like.device);
+}
