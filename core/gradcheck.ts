@@ -150,7 +150,7 @@ function numericJacobians(fn: Fn, allInputs: Tensor[], inputs: Tensor[], eps: nu
   }));
 
   inputs.forEach((input, k) => {
-    const storage = input.data as TypedArray;
+    const storage = input.storage as TypedArray;
     elementOffsets(input).forEach((offset, e) => {
       const original = storage[offset];
       storage[offset] = original + eps;

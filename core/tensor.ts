@@ -43,9 +43,9 @@ export interface BackwardOptions {
 
 export class Tensor {
   /** The strided view over the storage: shape, stride and offset in elements. */
-  readonly nd: ndarray.NdArray<StorageData>;
-  readonly dtype: DType;
-  readonly device: Device;
+  nd: ndarray.NdArray<StorageData>;
+  dtype: DType;
+  device: Device;
 
   /** Gradient accumulated by `backward()`; only leaves (and tensors that call retainGrad) get one. */
   grad: Tensor | null = null;
@@ -100,8 +100,25 @@ export class Tensor {
   }
 
   /** The storage buffer: a typed array on the CPU, a DeviceStorage elsewhere. */
-  get data(): StorageData {
+  get storage(): StorageData {
     return this.nd.data;
+  }
+
+  /** A detached view of the values, as PyTorch's `.data`. */
+  get data(): Tensor {
+    return this.detach();
+  }
+
+  /**
+   * Replaces the values (and possibly dtype and device) while keeping this tensor object, so that
+   * references held by optimizers and modules stay valid; `module.to('gpu')` uses it. No history
+   * is recorded, as with PyTorch's `param.data = ...`.
+   */
+  set data(source: Tensor) {
+    this.nd = source.nd;
+    this.dtype = source.dtype;
+    this.device = source.device;
+    this._version = source._version;
   }
 
   numel(): number {
