@@ -22,4 +22,8 @@ export * from './ops/shape.js';
 export * from './ops/indexing.js';
 export * from './ops/matmul.js';
 export * from './ops/softmax.js';
+export * from './ops/functional/index.js';
 export { toDevice } from './ops/device.js';
+
+export * as nn from './nn/index.js';
+export { Module, Parameter, Linear } from './nn/index.js';
