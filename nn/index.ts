@@ -39,3 +39,4 @@ export {
   type TransformerBlockCallOptions,
 } from './transformer.js';
 export { GPT, ViT, patchify, type GPTConfig, type GenerateOptions, type ViTConfig } from './models/index.js';
+export * from './optim/index.js';
