@@ -24,6 +24,8 @@ function rowNorms(weight: Tensor): Tensor {
 /**
  * Row norms of V = W0 + s P Q^T without building V:
  * ‖V_j‖² = ‖W0_j‖² + 2 s (W0 Q)_j · P_j + s² P_j (Q^T Q) P_j^T. Costs 2·out·in·r for W0 Q.
+ * NOTE: when a row of V nearly cancels, the sum loses relative accuracy by the factor
+ * (‖W0_j‖² + ‖ΔW_j‖²) / ‖V_j‖², which matters in float32; the materialised norm does not.
  */
 export function factoredRowNorms(w0: Tensor, { p, q, scale }: LowRankFactors): Tensor {
   return noGrad(() => {

@@ -42,9 +42,9 @@ interface AdaptableModule extends Module {
 }
 
 /**
- * The module's base weight: the original tensor when the weight is already parametrized (by
- * an earlier adapter), so a new adapter, DoRA's magnitude included, starts from W0 and not from
- * W0 plus another adapter's update. Reading the original also avoids computing that update.
+ * Returns the module's base weight W0, which is the original tensor once an earlier adapter has
+ * parametrized the weight. A new adapter (DoRA's magnitude included) must start from W0, not
+ * from W0 plus another adapter's update, and reading the original skips computing that update.
  */
 function baseWeight(module: Module): Tensor | null {
   const list = (module as Module & { parametrizations?: ParametrizationDict }).parametrizations?.get('weight');
@@ -100,7 +100,7 @@ export class AdaptedModel {
   /** Adds a named adapter on the targeted modules and makes it the active one. */
   addAdapter(name: string, config: AdapterConfig): AdapterReport {
     validateConfig(config);
-    if (this.layers.has(name)) throw new ValueError(`addAdapter: an adapter named '${name}' already exists; choose another name or deleteAdapter('${name}') first`);
+    if (this.layers.has(name)) throw new ValueError(`addAdapter: an adapter named '${name}' already exists (adapters: ${this.adapterNames.join(', ')}); choose another name`);
     if (this.mergedBase.size > 0) throw new ValueError(`addAdapter: adapters are merged into the base weights; call unmerge() before adding '${name}'`);
 
     const targets = this.model.namedModules().filter(([path, module]) => path !== '' && matchesTarget(path, config.targets) && weightShape(module) !== null);
@@ -114,7 +114,9 @@ export class AdaptedModel {
     // Build every adapter before changing the model, so an invalid option leaves it untouched.
     const adapters = new Map<string, LowRankAdapter>();
     for (const [path, module] of targets) {
-      adapters.set(path, noGrad(() => buildAdapter(config, baseWeight(module)!.detach(), this.clock)));
+      const weight = baseWeight(module)!.detach();
+      // Adapters are created on the CPU; they must live where the weight they adapt lives.
+      adapters.set(path, noGrad(() => buildAdapter(config, weight.cpu(), this.clock)).to(weight.device));
     }
     if (this.layers.size === 0) this.model.requiresGrad_(false);
     for (const [path, module] of targets) parametrize(module, 'weight', adapters.get(path)!, { unsafe: true });
@@ -145,9 +147,13 @@ export class AdaptedModel {
     return this.layers.get(name)!;
   }
 
-  /** Makes `name` the only enabled and trainable adapter. */
+  /**
+   * Makes `name` the only enabled and trainable adapter. Merged adapters are unmerged first (as
+   * PEFT does), since the merged weight would otherwise keep the previous adapter's update.
+   */
   setAdapter(name: string): void {
     this.config(name);
+    if (this.isMerged) this.unmerge();
     for (const [adapterName, adapters] of this.layers) {
       for (const adapter of adapters.values()) {
         adapter.enabled = adapterName === name;
@@ -157,8 +163,9 @@ export class AdaptedModel {
     this.activeName = name;
   }
 
-  /** Turns every adapter off: the model computes with its base weights. */
+  /** Turns every adapter off, unmerging first, so the model computes with its base weights. */
   disableAdapters(): void {
+    if (this.isMerged) this.unmerge();
     for (const adapters of this.layers.values()) for (const adapter of adapters.values()) adapter.enabled = false;
   }
 
@@ -167,7 +174,7 @@ export class AdaptedModel {
     this.setAdapter(this.requireActive());
   }
 
-  /** Runs `fn` with all adapters off, then restores the previous state. */
+  /** Runs `fn` with all adapters off, then re-enables those that were on (merged ones stay unmerged). */
   withAdaptersDisabled<T>(fn: () => T): T {
     const states = this.allAdapters().map((adapter) => [adapter, adapter.enabled] as const);
     this.disableAdapters();

@@ -128,14 +128,20 @@ export function parametrize(module: Module, tensorName: string, p: Parametrizati
   const target = module as ParametrizedModule;
   let dict = target.parametrizations;
   let list = dict?.get(tensorName);
+  const original = list === undefined ? record(module)[tensorName] : list.original;
+  if (!(original instanceof Parameter)) {
+    throw new ValueError(
+      `parametrize: ${module.constructor.name} has no parameter '${tensorName}' to parametrize (found ${original === undefined ? 'nothing' : typeof original}); parametrize a Parameter such as 'weight'`,
+    );
+  }
+
+  // Check before changing the module, so a rejected parametrization leaves it as it was.
+  if (!options.unsafe) {
+    const current = list;
+    checkKeepsShapeAndDtype(p, tensorName, noGrad(() => (current === undefined ? original : current.forward())));
+  }
 
   if (list === undefined) {
-    const original = record(module)[tensorName];
-    if (!(original instanceof Parameter)) {
-      throw new ValueError(
-        `parametrize: ${module.constructor.name} has no parameter '${tensorName}' to parametrize (found ${original === undefined ? 'nothing' : typeof original}); parametrize a Parameter such as 'weight'`,
-      );
-    }
     list = new ParametrizationList(original);
     if (!(dict instanceof ParametrizationDict)) {
       dict = new ParametrizationDict();
@@ -145,28 +151,37 @@ export function parametrize(module: Module, tensorName: string, p: Parametrizati
     // Replace the data property by an accessor: the module walk skips accessors, so the original
     // is found only once, under parametrizations.<name>.original.
     delete record(module)[tensorName];
+    const installed = list;
     Object.defineProperty(module, tensorName, {
       configurable: true,
       enumerable: false,
-      get: () => list!.forward(),
+      get: () => installed.forward(),
       set: () => {
         throw new ValueError(`${module.constructor.name}.${tensorName} is parametrized; assign to parametrizations.${tensorName}.original instead`);
       },
     });
     installLinearFastPath(module, tensorName);
   }
-
-  if (!options.unsafe) {
-    const before = list.forward();
-    const after = noGrad(() => p.call(before));
-    if (!sameShape(before.shape, after.shape) || before.dtype !== after.dtype) {
-      throw new ShapeError(
-        `parametrize: the parametrization ${p.constructor.name} changes '${tensorName}' from ${formatShape(before.shape)} ${before.dtype} ` +
-          `to ${formatShape(after.shape)} ${after.dtype}; it must keep shape and dtype (pass { unsafe: true } to skip this check)`,
-      );
-    }
-  }
   list.append(p);
+}
+
+/** Throws a ShapeError naming both shapes and dtypes unless `p` maps `before` to a tensor like it. */
+function checkKeepsShapeAndDtype(p: Parametrization, tensorName: string, before: Tensor): void {
+  let after: Tensor;
+  try {
+    after = noGrad(() => p.call(before));
+  } catch (error) {
+    // Name the parametrization and the tensor: the inner error only names the failing op.
+    throw new ShapeError(
+      `parametrize: ${p.constructor.name} failed on '${tensorName}' of shape ${formatShape(before.shape)} ${before.dtype}: ${(error as Error).message}`,
+    );
+  }
+  if (!sameShape(before.shape, after.shape) || before.dtype !== after.dtype) {
+    throw new ShapeError(
+      `parametrize: the parametrization ${p.constructor.name} changes '${tensorName}' from ${formatShape(before.shape)} ${before.dtype} ` +
+        `to ${formatShape(after.shape)} ${after.dtype}; it must keep shape and dtype (pass { unsafe: true } to skip this check)`,
+    );
+  }
 }
 
 /**

@@ -101,8 +101,9 @@ export function configFromJson(json: Record<string, unknown>, source: string): A
     useRslora: json.use_rslora === true,
     rampSteps: typeof json.ramp_steps === 'number' ? json.ramp_steps : 0,
     init: (json.singlora_init as AdapterConfig['init']) ?? 'uniform',
-    // Saved paths are exact module names; anchoring them keeps 'q_proj' from matching 'x.q_proj'.
-    targets: (targets as string[]).map((t) => new RegExp(t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))),
+    // Names match a module path exactly or as its last dotted parts, as PEFT's target_modules do,
+    // so both our full paths and PEFT's short names ('q_proj') load.
+    targets: targets as string[],
     step: typeof json.singlora_step === 'number' ? json.singlora_step : 0,
   };
 }

@@ -26,6 +26,10 @@ export async function saveAdapter(adapted: AdaptedModel, directory: string, name
 /**
  * Reads an adapter folder and adds it to `target` (a plain model, which gets wrapped, or an
  * AdaptedModel) under `name`, restoring the SingLoRA step clock. Returns the AdaptedModel.
+ * Both files are read and parsed before the model changes. If the saved tensors do not fit the
+ * model, a plain `target` is restored (adapter removed, requiresGrad flags as before).
+ * NOTE: an AdaptedModel `target` keeps the new, unloaded adapter in that case, because an
+ * adapter cannot yet be removed on its own. Load into a fresh model to retry.
  */
 export async function loadAdapter(target: Module | AdaptedModel, directory: string, name = 'default'): Promise<AdaptedModel> {
   const configPath = join(directory, ADAPTER_CONFIG_FILE);
@@ -36,10 +40,25 @@ export async function loadAdapter(target: Module | AdaptedModel, directory: stri
     throw new ValueError(`loadAdapter: cannot read ${configPath}: ${(error as Error).message}; the folder must contain ${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE} as written by saveAdapter`);
   }
   const { step, ...config } = configFromJson(json, configPath);
-  const adapted = target instanceof AdaptedModel ? target : new AdaptedModel(target);
-  adapted.addAdapter(name, config);
   const { tensors } = await loadTensors(join(directory, ADAPTER_WEIGHTS_FILE));
-  loadAdapterStateDict(adapted, tensors, name);
+
+  if (target instanceof AdaptedModel) {
+    target.addAdapter(name, config);
+    loadAdapterStateDict(target, tensors, name);
+    target.clock.setStep(step);
+    return target;
+  }
+
+  const trainable = target.parameters().map((param) => [param, param.requiresGrad] as const);
+  const adapted = new AdaptedModel(target);
+  adapted.addAdapter(name, config);
+  try {
+    loadAdapterStateDict(adapted, tensors, name);
+  } catch (error) {
+    adapted.unload();
+    for (const [param, requiresGrad] of trainable) param.requiresGrad_(requiresGrad);
+    throw error;
+  }
   adapted.clock.setStep(step);
   return adapted;
 }
