@@ -52,7 +52,8 @@ function checkInputs(op: string, inputs: Tensor[]): void {
       );
     }
     if (input.device !== 'cpu') throw new ValueError(`${op}: input ${i} is on '${input.device}'; gradcheck perturbs inputs on the CPU, so move it with .cpu()`);
-    if (input.strides.some((s, d) => s === 0 && input.shape[d] > 1)) {
+    // An empty tensor has zero strides from contiguousStrides but no elements to overlap.
+    if (input.numel() > 0 && input.strides.some((s, d) => s === 0 && input.shape[d] > 1)) {
       throw new ValueError(
         `${op}: input ${i} of shape ${formatShape(input.shape)} has overlapping memory (stride 0 from expand); perturbing one element would change several, so pass input.contiguous()`,
       );

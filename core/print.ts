@@ -1,12 +1,13 @@
 /**
  * Printing in PyTorch's layout: `tensor([[1.0000, 2.0000], ...], requires_grad=True)`, with
  * columns aligned, 4 decimals (scientific notation when magnitudes span a wide range) and long
- * dims summarized as `first three, ..., last three`.
+ * dims summarized as `first three, ..., last three`. Rows longer than 80 columns wrap.
  */
 import type { Tensor } from './tensor.js';
 
 const SUMMARY_THRESHOLD = 1000;
 const EDGE_ITEMS = 3;
+const LINE_WIDTH = 80;
 
 export function formatTensor(tensor: Tensor): string {
   const values = tensor.toTypedArray();
@@ -14,7 +15,8 @@ export function formatTensor(tensor: Tensor): string {
   const summarize = values.length > SUMMARY_THRESHOLD;
   const format = chooseFormat(values, tensor.dtype);
   const prefix = 'tensor(';
-  const body = formatBlock(values, shape, 0, 0, format, summarize, prefix.length + 1);
+  // PyTorch prints every empty tensor as `[]`, whatever its shape.
+  const body = values.length === 0 ? '[]' : formatBlock(values, shape, 0, 0, format, summarize, prefix.length + 1);
 
   const suffixes: string[] = [];
   if (tensor.device !== 'cpu') suffixes.push(`device='${tensor.device}'`);
@@ -22,7 +24,8 @@ export function formatTensor(tensor: Tensor): string {
   if (tensor.dtype === 'float64' || tensor.dtype === 'int32') suffixes.push(`dtype=${tensor.dtype}`);
   if (tensor.gradFn !== null) suffixes.push(`grad_fn=<${tensor.gradFn.name}Backward>`);
   else if (tensor.requiresGrad) suffixes.push('requires_grad=True');
-  if (values.length === 0) suffixes.unshift(`size=(${shape.join(', ')})`);
+  // As NumPy does, the shape of an empty tensor is shown unless it is (0,).
+  if (values.length === 0 && shape.length !== 1) suffixes.unshift(`size=(${shape.join(', ')})`);
   return prefix + body + suffixes.map((s) => `, ${s}`).join('') + ')';
 }
 
@@ -93,8 +96,13 @@ function formatBlock(
   }
 
   if (dim === shape.length - 1) {
-    const items = indices.map((i) => (i === null ? '...' : format.render(values[start + i]).padStart(format.width)));
-    return `[${items.join(', ')}]`;
+    const items = indices.map((i) => (i === null ? ' ...' : format.render(values[start + i]).padStart(format.width)));
+    // As PyTorch does, wrap at LINE_WIDTH columns: each element takes its width plus ", ", and
+    // continuation lines start under the first element.
+    const perLine = Math.max(1, Math.floor((LINE_WIDTH - (indent - 1)) / (format.width + 2)));
+    const lines: string[] = [];
+    for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(', '));
+    return `[${lines.join(',\n' + ' '.repeat(indent))}]`;
   }
 
   const separator = ',' + '\n'.repeat(shape.length - dim - 1) + ' '.repeat(indent);

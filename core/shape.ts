@@ -46,6 +46,8 @@ export function normalizeDims(dims: number | readonly number[] | undefined, rank
   if (new Set(normalized).size !== normalized.length) {
     throw new IndexError(`${op}: dim ${JSON.stringify(list)} repeats a dim; each dim may appear once`);
   }
+  // A 0-d tensor accepts dim 0 and -1, as in PyTorch, but has no dim to reduce.
+  if (rank === 0) return [];
   return normalized.sort((a, b) => a - b);
 }
 

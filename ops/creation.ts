@@ -142,9 +142,14 @@ export function uniform(shape: readonly number[], low: number, high: number, opt
   const generator = options.generator ?? defaultGenerator;
   const dtype = options.dtype ?? 'float32';
   const data = allocate(dtype, numel(checked));
-  for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * generator.random();
+  // A 53-bit draw just below 1 rounds up to 1 in float32. Keeping 24 random bits for float32,
+  // as PyTorch's CPU uniform_ does, keeps rand() in [0, 1) after rounding.
+  const draw = dtype === 'float32' ? () => Math.floor(generator.random() * FLOAT32_STEPS) / FLOAT32_STEPS : () => generator.random();
+  for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * draw();
   return finish(data, checked, options, dtype);
 }
+
+const FLOAT32_STEPS = 2 ** 24;
 
 /** Standard normal samples, times `std` plus `mean` when given. */
 export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {

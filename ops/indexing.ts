@@ -2,7 +2,7 @@
 import { record } from '../core/autograd.js';
 import { backendOf } from '../core/backend.js';
 import { DTypeError, ShapeError, formatShape } from '../core/errors.js';
-import { normalizeDim } from '../core/shape.js';
+import { normalizeDim, sameShape } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 import { where } from './elementwise.js';
 import { type TensorLike } from './util.js';
@@ -62,8 +62,18 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 
 /** Sums slices of `src` into a zero tensor of `shape` at the positions `index` names (indexSelect's adjoint). */
 export function indexAdd(shape: readonly number[], dim: number, index: Tensor, src: Tensor): Tensor {
-  const out = backendOf('indexAdd', src, index).indexAdd(shape, dim, index, src);
-  return record('IndexAdd', [src], out, (g) => [indexSelect(g, dim, index)]);
+  assertIndex('indexAdd', index);
+  if (index.ndim !== 1) throw new ShapeError(`indexAdd: index must be 1-D, got shape ${formatShape(index.shape)}`);
+  const d = normalizeDim(dim, shape.length, 'indexAdd');
+  const expected = [...shape];
+  expected[d] = index.numel();
+  if (!sameShape(src.shape, expected)) {
+    throw new ShapeError(
+      `indexAdd: src of shape ${formatShape(src.shape)} does not fit ${index.numel()} indices along dim ${dim} of output shape ${formatShape(shape)}; src needs shape ${formatShape(expected)}`,
+    );
+  }
+  const out = backendOf('indexAdd', src, index).indexAdd(shape, d, index, src);
+  return record('IndexAdd', [src], out, (g) => [indexSelect(g, d, index)]);
 }
 
 /** Replaces elements where `mask` is true by `value`; mask broadcasts against `x`. */

@@ -24,25 +24,28 @@ function checkWritable(op: string, x: Tensor): void {
 }
 
 /** Writes `value` (a tensor broadcast to x's shape, or a number) into x and returns x. */
-export function copy_(x: Tensor, value: TensorLike): Tensor {
-  checkWritable('copy_', x);
+export const copy_ = (x: Tensor, value: TensorLike): Tensor => write('copy_', x, value);
+export const fill_ = (x: Tensor, value: number): Tensor => write('fill_', x, value);
+export const zero_ = (x: Tensor): Tensor => write('zero_', x, 0);
+
+/** Writes `value` into `x` for every in-place op; errors report the op as `op`. */
+function write(op: string, x: Tensor, value: TensorLike): Tensor {
+  checkWritable(op, x);
   const source = value instanceof Tensor ? value : scalarTensor(value, x.dtype, x.device);
-  const shape = broadcastShapes(source.shape, x.shape, 'copy_');
+  const shape = broadcastShapes(source.shape, x.shape, op);
   if (!sameShape(shape, x.shape)) {
-    throw new ShapeError(`copy_: source of shape ${formatShape(source.shape)} does not broadcast to the destination shape ${formatShape(x.shape)}`);
+    throw new ShapeError(`${op}: source of shape ${formatShape(source.shape)} does not broadcast to the destination shape ${formatShape(x.shape)}`);
   }
   const cast = source.dtype === x.dtype ? source : ew.to(source, x.dtype);
-  backendOf('copy_', x, cast).copyInto(x, cast);
+  backendOf(op, x, cast).copyInto(x, cast);
   x._bumpVersion();
   return x;
 }
 
-export const fill_ = (x: Tensor, value: number): Tensor => copy_(x, value);
-export const zero_ = (x: Tensor): Tensor => copy_(x, 0);
-
 function update(op: string, x: Tensor, compute: () => Tensor): Tensor {
+  // Check before computing, so that a rejected update does no work.
   checkWritable(op, x);
-  return copy_(x, compute());
+  return write(op, x, compute());
 }
 
 export const add_ = (x: Tensor, y: TensorLike, alpha = 1): Tensor => update('add_', x, () => ew.add(x, alpha === 1 ? y : ew.mul(asTensor(y, x), alpha)));

@@ -137,6 +137,9 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const target = new Array<number>(rank);
   const strides = new Array<number>(rank);
   for (let d = 0; d < rank; d++) {
+    if (d < offset && shape[d] === -1) {
+      throw new ShapeError(`expand: size -1 at dim ${d} of ${formatShape(shape)} is not allowed in a new leading dim, which has no size to keep; give the size`);
+    }
     const size = d < offset ? 1 : sourceShape[d - offset];
     const wanted = shape[d] === -1 ? size : shape[d];
     if (size !== wanted && size !== 1) {
@@ -215,6 +218,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new ValueError('cat: expected a non-empty list of tensors');
   const first = tensors[0];
+  if (first.ndim === 0) throw new ShapeError('cat: tensor 0 is 0-d and has no dim to join along; use stack() to make a 1-D tensor of scalars');
   const d = normalizeDim(dim, first.ndim, 'cat');
   tensors.forEach((t, i) => {
     const same = t.ndim === first.ndim && t.shape.every((s, k) => k === d || s === first.shape[k]);
@@ -245,6 +249,9 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
     }
   });
   const rank = tensors[0].ndim + 1;
+  if (!Number.isInteger(dim) || dim < -rank || dim >= rank) {
+    throw new IndexError(`stack: dim ${dim} is out of range for inputs of rank ${rank - 1}; use a dim in [${-rank}, ${rank - 1}]`);
+  }
   const d = dim < 0 ? dim + rank : dim;
   return cat(tensors.map((t) => unsqueeze(t, d)), d);
 }
@@ -258,6 +265,8 @@ export function split(x: Tensor, splitSize: number | readonly number[], dim = 0)
     if (!Number.isInteger(splitSize) || splitSize <= 0) throw new ValueError(`split: splitSize must be a positive integer, got ${splitSize}`);
     sizes = [];
     for (let start = 0; start < size; start += splitSize) sizes.push(Math.min(splitSize, size - start));
+    // An empty dim still splits into one (empty) piece, as in PyTorch.
+    if (sizes.length === 0) sizes.push(0);
   } else {
     sizes = [...splitSize];
     const total = sizes.reduce((a, b) => a + b, 0);

@@ -11,7 +11,7 @@ import { IndexError, ShapeError, formatShape } from '../errors.js';
 import { gemm } from '../kernels/gemm.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../shape.js';
 import { Tensor, copyToContiguous } from '../tensor.js';
-import { BINARY_ROWS, UNARY_ROWS } from './elementwise.js';
+import { BINARY_ROWS, IN_PLACE_ROWS, UNARY_ROWS } from './elementwise.js';
 import { argReduceRows, reduceRows } from './reduce.js';
 import { softmaxRows } from './softmax.js';
 import { coalesce, forEachRow } from './strided.js';
@@ -29,13 +29,27 @@ function dense(x: Tensor): Tensor {
   return x.isContiguous() && x.offset === 0 && dataOf(x).length === x.numel() ? x : cpuBackend.contiguous(x);
 }
 
-/** Reads the elements of an int32 index tensor, checking each against the size it indexes. */
-function readIndices(index: Tensor, size: number, op: string): Int32Array {
+/**
+ * Returns the stride that walks `x` as a flat operand of an output with `size` elements: 1 when
+ * x is one contiguous run of that many elements, 0 when it is a single element (broadcast), and
+ * -1 when it needs the general strided walk.
+ */
+function flatStride(x: Tensor, size: number): number {
+  const count = x.numel();
+  if (count === 1) return 0;
+  return count === size && x.isContiguous() ? 1 : -1;
+}
+
+/** Reads the elements of an int32 index tensor, checking each against the size of `dim` in `shape`. */
+function readIndices(index: Tensor, shape: readonly number[], dim: number, op: string): Int32Array {
   const values = copyToContiguous(index) as Int32Array;
+  const size = shape[dim];
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v < -size || v >= size) {
-      throw new IndexError(`${op}: index ${v} is out of range for a dim of size ${size}; valid indices are ${-size}..${size - 1}`);
+      throw new IndexError(
+        `${op}: index ${v} is out of range for dim ${dim} of size ${size} (input shape ${formatShape(shape)}); valid indices are ${-size}..${size - 1}`,
+      );
     }
     if (v < 0) values[i] = v + size;
   }
@@ -80,10 +94,15 @@ export const cpuBackend: Backend = {
   unary(op: UnaryOp, x: Tensor) {
     const dtype: DType = BOOLEAN_UNARY_OPS.has(op) ? 'bool' : x.dtype;
     const shape = x.shape;
-    const out = allocate(dtype, numel(shape));
-    const layout = coalesce(shape, [contiguousStrides(shape), x.strides]);
+    const size = numel(shape);
+    const out = allocate(dtype, size);
     const row = UNARY_ROWS[op];
     const source = dataOf(x);
+    if (x.isContiguous()) {
+      row(out, 0, source, x.offset, 1, size);
+      return wrap(out, shape, dtype);
+    }
+    const layout = coalesce(shape, [contiguousStrides(shape), x.strides]);
     forEachRow(layout, [0, x.offset], (offsets, n) => {
       row(out, offsets[0], source, offsets[1], layout.strides[1][layout.shape.length - 1], n);
     });
@@ -93,7 +112,19 @@ export const cpuBackend: Backend = {
   binary(op: BinaryOp, a: Tensor, b: Tensor) {
     const shape = broadcastShapes(a.shape, b.shape, op);
     const dtype: DType = BOOLEAN_BINARY_OPS.has(op) ? 'bool' : a.dtype;
-    const out = allocate(dtype, numel(shape));
+    const size = numel(shape);
+    const out = allocate(dtype, size);
+    const row = BINARY_ROWS[op];
+
+    // Operands that are a contiguous run of the output's size, or a single element, need no
+    // layout walk: one call of the row loop covers the whole output.
+    const flatA = flatStride(a, size);
+    const flatB = flatStride(b, size);
+    if (flatA >= 0 && flatB >= 0) {
+      row(out, 0, dataOf(a), a.offset, flatA, dataOf(b), b.offset, flatB, size);
+      return wrap(out, shape, dtype);
+    }
+
     const layout = coalesce(shape, [
       contiguousStrides(shape),
       broadcastStrides(a.shape, a.strides, shape),
@@ -102,7 +133,6 @@ export const cpuBackend: Backend = {
     const last = layout.shape.length - 1;
     const strideA = layout.strides[1][last];
     const strideB = layout.strides[2][last];
-    const row = BINARY_ROWS[op];
     const dataA = dataOf(a);
     const dataB = dataOf(b);
     forEachRow(layout, [0, a.offset, b.offset], (offsets, n) => {
@@ -165,7 +195,7 @@ export const cpuBackend: Backend = {
   gather(x, dim, index) {
     const shape = index.shape;
     const out = allocate(x.dtype, numel(shape));
-    const indices = readIndices(index, x.shape[dim], 'gather');
+    const indices = readIndices(index, x.shape, dim, 'gather');
     const source = dataOf(x);
     const xStrides = x.strides;
     const rank = shape.length;
@@ -182,7 +212,7 @@ export const cpuBackend: Backend = {
   scatterAdd(x, dim, index, src) {
     const result = copyToContiguous(x);
     const strides = contiguousStrides(x.shape);
-    const indices = readIndices(index, x.shape[dim], 'scatterAdd');
+    const indices = readIndices(index, x.shape, dim, 'scatterAdd');
     const values = copyToContiguous(src.shape.every((s, d) => s === index.shape[d]) ? src : narrowTo(src, index.shape));
     const shape = index.shape;
     const position = new Array<number>(shape.length).fill(0);
@@ -196,7 +226,7 @@ export const cpuBackend: Backend = {
   },
 
   indexSelect(x, dim, index) {
-    const indices = readIndices(index, x.shape[dim], 'indexSelect');
+    const indices = readIndices(index, x.shape, dim, 'indexSelect');
     const source = dense(x);
     const shape = x.shape;
     const outer = numel(shape.slice(0, dim));
@@ -217,7 +247,7 @@ export const cpuBackend: Backend = {
 
   indexAdd(shape, dim, index, src) {
     const size = shape[dim];
-    const indices = readIndices(index, size, 'indexAdd');
+    const indices = readIndices(index, shape, dim, 'indexAdd');
     const values = dataOf(dense(src));
     const outer = numel(shape.slice(0, dim));
     const inner = numel(shape.slice(dim + 1));
@@ -253,6 +283,16 @@ export const cpuBackend: Backend = {
   copyInto(dst, src) {
     const shape = dst.shape;
     broadcastShapes(src.shape, shape, 'copy');
+    const size = numel(shape);
+    const flatSrc = flatStride(src, size);
+    if (dst.isContiguous() && flatSrc >= 0) {
+      const target = dataOf(dst);
+      const source = dataOf(src);
+      // set() copies as if through a temporary when both views share a buffer, so overlap is safe.
+      if (flatSrc === 0) target.fill(source[src.offset], dst.offset, dst.offset + size);
+      else target.set(source.subarray(src.offset, src.offset + size), dst.offset);
+      return;
+    }
     const layout = coalesce(shape, [dst.strides, broadcastStrides(src.shape, src.strides, shape)]);
     const last = layout.shape.length - 1;
     const strideDst = layout.strides[0][last];
@@ -261,6 +301,27 @@ export const cpuBackend: Backend = {
     const source = dataOf(src);
     forEachRow(layout, [dst.offset, src.offset], (offsets, n) => {
       for (let j = 0, o = offsets[0], i = offsets[1]; j < n; j++, o += strideDst, i += strideSrc) target[o] = source[i];
+    });
+  },
+
+  binaryInPlace(op, x, y, alpha) {
+    const shape = x.shape;
+    broadcastShapes(y.shape, shape, op);
+    const row = IN_PLACE_ROWS[op];
+    const target = dataOf(x);
+    const source = dataOf(y);
+    const size = numel(shape);
+    const flatY = flatStride(y, size);
+    if (x.isContiguous() && flatY >= 0) {
+      row(target, x.offset, 1, source, y.offset, flatY, size, alpha);
+      return;
+    }
+    const layout = coalesce(shape, [x.strides, broadcastStrides(y.shape, y.strides, shape)]);
+    const last = layout.shape.length - 1;
+    const strideX = layout.strides[0][last];
+    const strideY = layout.strides[1][last];
+    forEachRow(layout, [x.offset, y.offset], (offsets, n) => {
+      row(target, offsets[0], strideX, source, offsets[1], strideY, n, alpha);
     });
   },
 
