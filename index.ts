@@ -33,3 +33,4 @@ export * from './adapters/index.js';
 export { saveModel, loadModel, saveTensors, loadTensors, tensorToRecord, recordToTensor } from './io/checkpoint.js';
 export { saveAdapter, loadAdapter, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './io/adapter-files.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type TensorRecord } from './core/safetensors.js';
+export { keep } from './core/memory.js';

@@ -73,7 +73,60 @@ export interface Backend {
 
   /** Numerically stable softmax or log-softmax along `dim` (a fused kernel; composable ops would work too). */
   softmax(x: Tensor, dim: number, log: boolean): Tensor;
+
+  /** Exempts `x`'s memory from scoped cleanup (see core/memory.ts); backends without scopes omit it. */
+  keep?(x: Tensor): void;
+
+  // ---- optional kernels ---------------------------------------------------------------------
+  // Ops use these when the backend has them and compose the kernels above otherwise, so a new
+  // backend can start without them. They save memory passes and allocations on hot paths.
+
+  /**
+   * `x ← x op (alpha · y)` in place, with `y` (x's dtype) broadcast to x's shape; alpha scales y
+   * for add and sub only. `y` must not overlap `x` unless it is the same view.
+   */
+  binaryInPlace?(op: InPlaceBinaryOp, x: Tensor, y: Tensor, alpha: number): void;
+
+  /** `grad · (input > 0)`, the gradient of relu, with grad and input broadcast as in `binary`. */
+  reluBackward?(grad: Tensor, input: Tensor): Tensor;
+
+  /**
+   * The gradient of softmax (or log-softmax when `log`) along the last dim, from the gradient of
+   * the output and the forward output itself (both of the input's shape).
+   */
+  softmaxBackward?(grad: Tensor, output: Tensor, log: boolean): Tensor;
+
+  /**
+   * Layer norm of each run of the last `size` elements of `x`, with the biased variance:
+   * `(x - mean) / sqrt(var + eps) · weight + bias`, weight and bias of `size` elements or null.
+   * Also returns each row's mean and rstd = 1 / sqrt(var + eps), shaped [rows], for backward.
+   */
+  layerNorm?(x: Tensor, weight: Tensor | null, bias: Tensor | null, size: number, eps: number): LayerNormForward;
+
+  /**
+   * The gradients of `layerNorm` for the output gradient `grad` (x's shape), from the forward's
+   * mean and rstd. Only the gradients flagged in `needs` are computed; the others are null.
+   */
+  layerNormBackward?(
+    grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null, size: number,
+    needs: { input: boolean; weight: boolean; bias: boolean },
+  ): LayerNormGradients;
 }
+
+export interface LayerNormForward {
+  output: Tensor;
+  mean: Tensor;
+  rstd: Tensor;
+}
+
+export interface LayerNormGradients {
+  input: Tensor | null;
+  weight: Tensor | null;
+  bias: Tensor | null;
+}
+
+/** The arithmetic ops that `Backend.binaryInPlace` runs. */
+export type InPlaceBinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 const backends = new Map<Device, Backend>();
 

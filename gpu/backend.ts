@@ -17,6 +17,7 @@ import { cat, copyInto } from './kernels/copy.js';
 import * as elementwise from './kernels/elementwise.js';
 import { checkIndices, gather, indexAdd, indexSelect, scatterAdd } from './kernels/indexing.js';
 import { matmul } from './kernels/matmul.js';
+import { keep } from './memory.js';
 import { argReduce, reduce } from './kernels/reduce.js';
 import { softmax } from './kernels/softmax.js';
 import { GpuStorage, storageOf, wrapStorage } from './storage.js';
@@ -53,6 +54,10 @@ function readBack(x: Tensor): TypedArray {
 
 export const gpuBackend: Backend = {
   device: 'gpu',
+
+  keep(x) {
+    keep(x);
+  },
 
   fromTypedArray(data, shape, dtype) {
     checkDType('fromTypedArray', dtype);

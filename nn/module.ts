@@ -9,6 +9,7 @@
  * `registerBuffer` and exposed as accessor properties.
  */
 import { type DType, type Device, type Generator, Tensor, ValueError, noGrad } from '../index.js';
+import { keep } from '../core/memory.js';
 import { Parameter } from './parameter.js';
 import { type LoadStateDictOptions, type LoadStateDictResult, loadStateDictInto } from './state-dict.js';
 
@@ -367,7 +368,8 @@ export abstract class Module {
     if (!isDevice && target !== 'float32' && target !== 'float64') {
       throw new ValueError(`Module.to: expected a device ('cpu', 'gpu') or a floating dtype ('float32', 'float64'), got '${String(target)}'`);
     }
-    const convert = (t: Tensor): Tensor => (isDevice || t.isFloatingPoint() ? t.to(target) : t);
+    // keep(): moved tensors are long-lived, so a tidy() scope around this call must not free them.
+    const convert = (t: Tensor): Tensor => keep(isDevice || t.isFloatingPoint() ? t.to(target) : t);
 
     noGrad(() => {
       for (const param of this.parameters()) {

@@ -10,6 +10,7 @@
  * ε is added after the square root of the bias-corrected second moment, as in PyTorch.
  */
 import { type Tensor, zerosLike } from '../../index.js';
+import { keep } from '../../core/memory.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, type StateSchema } from './optimizer.js';
 import { checkBetas, checkBoolean, checkNonNegative } from './validate.js';
 
@@ -92,7 +93,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
     let secondMoment = state.expAvgSq;
     if (amsgrad) {
       // Created on the first amsgrad update, which also covers a group that turns amsgrad on later.
-      state.maxExpAvgSq ??= zerosLike(param);
+      state.maxExpAvgSq ??= keep(zerosLike(param));
       secondMoment = state.maxExpAvgSq.copy_(state.maxExpAvgSq.maximum(state.expAvgSq));
     }
 
@@ -105,7 +106,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
   private stateFor(param: Tensor): AdamState {
     let state = this.state.get(param);
     if (state === undefined) {
-      state = { step: 0, expAvg: zerosLike(param), expAvgSq: zerosLike(param) };
+      state = { step: 0, expAvg: keep(zerosLike(param)), expAvgSq: keep(zerosLike(param)) };
       this.state.set(param, state);
     }
     return state;

@@ -5,6 +5,7 @@
  * their state and hyperparameters so that loading can validate them.
  */
 import { Tensor, ValueError, formatShape, noGrad } from '../../index.js';
+import { keep } from '../../core/memory.js';
 import {
   type HyperparameterValue,
   type OptimizerStateDict,
@@ -318,7 +319,7 @@ export abstract class Optimizer<H extends BaseHyperparameters = BaseHyperparamet
       if (buffer.shape.join() !== param.shape.join()) {
         throw new ValueError(`${op}: ${where}.${key} has shape ${formatShape(buffer.shape)} but parameter ${index} has shape ${formatShape(param.shape)}`);
       }
-      restored[key] = buffer;
+      restored[key] = keep(buffer);
     }
     return restored as S;
   }

@@ -13,6 +13,7 @@
  * combined with weight decay: negating first keeps weight decay pulling θ towards zero.
  */
 import { type Tensor, ValueError } from '../../index.js';
+import { keep } from '../../core/memory.js';
 import { type ParamGroup, type ParamGroupInput, Optimizer, type StateSchema } from './optimizer.js';
 import { checkBoolean, checkNonNegative, checkNumber } from './validate.js';
 
@@ -71,7 +72,7 @@ export class SGD extends Optimizer<SGDHyperparameters, SGDState> {
     if (group.momentum !== 0) {
       let buffer = this.state.get(param)?.momentumBuffer;
       if (buffer === undefined) {
-        buffer = direction.clone().detach();
+        buffer = keep(direction.clone().detach());
         this.state.set(param, { momentumBuffer: buffer });
       } else {
         buffer.mul_(group.momentum).add_(direction, 1 - group.dampening);
