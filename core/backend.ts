@@ -91,10 +91,33 @@ export interface Backend {
   reluBackward?(grad: Tensor, input: Tensor): Tensor;
 
   /**
-   * The gradient of softmax (or log-softmax when `log`) along the last dim, from the gradient of
-   * the output and the forward output itself (both of the input's shape).
+   * The gradient of softmax (or log-softmax when `log`) along the last dim, times `scale`, from
+   * the gradient of the output and the forward output itself (both of the input's shape).
    */
-  softmaxBackward?(grad: Tensor, output: Tensor, log: boolean): Tensor;
+  softmaxBackward?(grad: Tensor, output: Tensor, log: boolean, scale: number): Tensor;
+
+  /**
+   * Softmax along the last dim of `scale · x + mask`: the attention weights. The mask broadcasts
+   * to x; a bool mask excludes the positions where it is false, a mask of x's dtype is added.
+   */
+  scaledSoftmax?(x: Tensor, scale: number, mask: Tensor | null): Tensor;
+
+  /**
+   * Cross-entropy of logits [N, C] against int32 class indices [N] (already checked to lie in
+   * [0, C) or equal ignoreIndex): per-row losses `logsumexp(x) - x[target]`, 0 on ignored rows,
+   * and the per-row log-sum-exp (float64, [N]) for backward.
+   */
+  crossEntropy?(logits: Tensor, target: Tensor, ignoreIndex: number): { losses: Tensor; logSumExp: Tensor };
+
+  /** The gradient of `crossEntropy` for per-row loss gradients `grad` [N]: `grad · (softmax(x) - onehot(target))`. */
+  crossEntropyBackward?(grad: Tensor, logits: Tensor, target: Tensor, logSumExp: Tensor, ignoreIndex: number): Tensor;
+
+  /**
+   * One Adam (or AdamW) update of `param`, `expAvg` and `expAvgSq` in place from `grad`, all of
+   * one shape and floating dtype; `expAvg` and `expAvgSq` must be contiguous and not overlap the
+   * others. See `adamStep_` in ops/adam-step.ts for the formula.
+   */
+  adamStep?(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, options: AdamStepOptions): void;
 
   /**
    * Layer norm of each run of the last `size` elements of `x`, with the biased variance:
@@ -111,6 +134,19 @@ export interface Backend {
     grad: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null, size: number,
     needs: { input: boolean; weight: boolean; bias: boolean },
   ): LayerNormGradients;
+}
+
+/** The hyperparameters of one Adam update at step t (counted from 1). */
+export interface AdamStepOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW's decoupled weight decay: shrink θ by (1 - lr·weightDecay) instead of adding weightDecay·θ to g. */
+  decoupled: boolean;
+  maximize: boolean;
+  step: number;
 }
 
 export interface LayerNormForward {

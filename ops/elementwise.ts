@@ -6,7 +6,7 @@ import { record } from '../core/autograd.js';
 import { type BinaryOp, type UnaryOp, backendOf } from '../core/backend.js';
 import { type DType, isFloatingDType } from '../core/dtype.js';
 import { DTypeError, ValueError } from '../core/errors.js';
-import { noGrad } from '../core/grad-mode.js';
+import { isGradEnabled, noGrad } from '../core/grad-mode.js';
 import { Tensor } from '../core/tensor.js';
 import { type TensorLike, assertFloating, binaryOperands, scalarTensor, setCastOp, sumToShape } from './util.js';
 
@@ -182,7 +182,17 @@ export function sigmoid(x: Tensor): Tensor {
 export function relu(x: Tensor): Tensor {
   const out = unaryKernel('relu', x);
   // The derivative at 0 is taken as 0, as PyTorch does.
-  return record('Relu', [x], out, (g) => [mul(g, to(gt(x, 0), g.dtype))], [x]);
+  return record('Relu', [x], out, (g) => [reluGradient(g, x)], [x]);
+}
+
+/**
+ * Returns `g · (x > 0)`. Without createGraph the backend's fused kernel does it in one pass; a
+ * graph of the gradient needs the composed ops.
+ */
+function reluGradient(g: Tensor, x: Tensor): Tensor {
+  const backend = backendOf('relu', g, x);
+  if (backend.reluBackward !== undefined && !isGradEnabled() && g.dtype === x.dtype) return backend.reluBackward(g, x);
+  return mul(g, to(gt(x, 0), g.dtype));
 }
 
 export function erf(x: Tensor): Tensor {

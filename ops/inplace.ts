@@ -4,7 +4,8 @@
  * for optimizer updates and initialization under noGrad; an in-place change of a leaf that
  * requires grad while recording is rejected, as PyTorch rejects it.
  */
-import { backendOf } from '../core/backend.js';
+import { type InPlaceBinaryOp, backendOf } from '../core/backend.js';
+import { isFloatingDType } from '../core/dtype.js';
 import { AutogradError, ShapeError, formatShape } from '../core/errors.js';
 import { isGradEnabled } from '../core/grad-mode.js';
 import { broadcastShapes, sameShape } from '../core/shape.js';
@@ -48,12 +49,48 @@ function update(op: string, x: Tensor, compute: () => Tensor): Tensor {
   return write(op, x, compute());
 }
 
-export const add_ = (x: Tensor, y: TensorLike, alpha = 1): Tensor => update('add_', x, () => ew.add(x, alpha === 1 ? y : ew.mul(asTensor(y, x), alpha)));
-export const sub_ = (x: Tensor, y: TensorLike): Tensor => update('sub_', x, () => ew.sub(x, y));
-export const mul_ = (x: Tensor, y: TensorLike): Tensor => update('mul_', x, () => ew.mul(x, y));
-export const div_ = (x: Tensor, y: TensorLike): Tensor => update('div_', x, () => ew.div(x, y));
+export const add_ = (x: Tensor, y: TensorLike, alpha = 1): Tensor =>
+  arithmetic('add_', 'add', x, y, alpha, () => ew.add(x, alpha === 1 ? y : ew.mul(asTensor(y, x), alpha)));
+export const sub_ = (x: Tensor, y: TensorLike): Tensor => arithmetic('sub_', 'sub', x, y, 1, () => ew.sub(x, y));
+export const mul_ = (x: Tensor, y: TensorLike): Tensor => arithmetic('mul_', 'mul', x, y, 1, () => ew.mul(x, y));
+export const div_ = (x: Tensor, y: TensorLike): Tensor => arithmetic('div_', 'div', x, y, 1, () => ew.div(x, y));
 export const clamp_ = (x: Tensor, min?: number, max?: number): Tensor => update('clamp_', x, () => ew.clamp(x, min, max));
 export const maskedFill_ = (x: Tensor, mask: Tensor, value: number): Tensor => update('maskedFill_', x, () => ew.where(mask, value, x));
+
+/**
+ * Runs `x ← x op (alpha · y)` with the backend's in-place kernel, which writes straight into x's
+ * storage, when the backend has one and x is floating; otherwise computes the result out of place
+ * with `compute` and copies it in. JavaScript computes in double precision either way, so both
+ * paths round once when storing, except that `compute` may round alpha · y first.
+ */
+function arithmetic(name: string, op: InPlaceBinaryOp, x: Tensor, y: TensorLike, alpha: number, compute: () => Tensor): Tensor {
+  checkWritable(name, x);
+  const other = asTensor(y, x);
+  const backend = backendOf(name, x, other);
+  // A number becomes a fresh one-element tensor, which cannot overlap x.
+  const mayOverlap = y instanceof Tensor && overlaps(x, other);
+  if (backend.binaryInPlace === undefined || !isFloatingDType(x.dtype) || mayOverlap) return write(name, x, compute());
+
+  if (!sameShape(broadcastShapes(other.shape, x.shape, name), x.shape)) {
+    throw new ShapeError(`${name}: the other operand of shape ${formatShape(other.shape)} does not broadcast to the destination shape ${formatShape(x.shape)}`);
+  }
+  backend.binaryInPlace(op, x, other, alpha);
+  x._bumpVersion();
+  return x;
+}
+
+/**
+ * True when `y` shares memory with `x` but is not the same view, so that an in-place kernel
+ * could read elements of y that it has already overwritten in x.
+ */
+function overlaps(x: Tensor, y: Tensor): boolean {
+  const a = x.storage;
+  const b = y.storage;
+  const shared = a === b || (ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && a.buffer === b.buffer);
+  if (!shared) return false;
+  const sameView = a === b && x.offset === y.offset && sameShape(x.nd.shape, y.nd.shape) && sameShape(x.nd.stride, y.nd.stride);
+  return !sameView;
+}
 
 function asTensor(y: TensorLike, like: Tensor): Tensor {
   return y instanceof Tensor ? y : scalarTensor(y, like.dtype, like.device);

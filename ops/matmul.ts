@@ -5,7 +5,9 @@
 import { record } from '../core/autograd.js';
 import { backendOf } from '../core/backend.js';
 import { ShapeError, formatShape } from '../core/errors.js';
+import { isFloatingDType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
+import { sum } from './reduce.js';
 import { reshape, squeeze, transpose, unsqueeze } from './shape.js';
 import { assertFloating, binaryOperands, sumToShape } from './util.js';
 
@@ -65,7 +67,43 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   // Fold the leading dims into one batch of rows: one large gemm is faster than many small ones.
   const rows = x.ndim === 1 ? x : reshape(x, [-1, weight.shape[1]]);
-  let out = matmul(rows, transpose(weight));
-  if (bias !== undefined && bias !== null) out = out.add(bias);
+  let out: Tensor;
+  if (rows.ndim === 2 && canFuseLinear(rows, weight, bias ?? null)) {
+    out = fusedLinear(rows, weight, bias ?? null);
+  } else {
+    out = matmul(rows, transpose(weight));
+    if (bias !== undefined && bias !== null) out = out.add(bias);
+  }
   return x.ndim <= 2 ? out : reshape(out, [...x.shape.slice(0, -1), weight.shape[0]]);
+}
+
+/** The fused path takes floating operands of one dtype and a bias of shape (out_features). */
+function canFuseLinear(rows: Tensor, weight: Tensor, bias: Tensor | null): boolean {
+  if (!isFloatingDType(rows.dtype) || weight.dtype !== rows.dtype) return false;
+  return bias === null || (bias.dtype === rows.dtype && bias.ndim === 1 && bias.shape[0] === weight.shape[0]);
+}
+
+/**
+ * `rows W^T + b` for rows (N, in) as one graph node: the bias is added in place to the fresh
+ * product (when the backend can), and backward computes dW = g^T rows directly in W's (out, in)
+ * layout, so the weight gradient comes out contiguous rather than as a transposed view.
+ */
+function fusedLinear(rows: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const backend = bias === null ? backendOf('linear', rows, weight) : backendOf('linear', rows, weight, bias);
+  const weightT = weight.view_([weight.shape[1], weight.shape[0]], [weight.strides[1], weight.strides[0]], weight.offset);
+  let out = backend.matmul(rows, weightT);
+  if (bias !== null) {
+    if (backend.binaryInPlace !== undefined) backend.binaryInPlace('add', out, bias, 1);
+    else out = backend.binary('add', out, bias);
+  }
+
+  const inputs = bias === null ? [rows, weight] : [rows, weight, bias];
+  return record('Linear', inputs, out, (g) => {
+    const grads: (Tensor | null)[] = [
+      rows._requiresGrad ? matmul(g, weight) : null,
+      weight._requiresGrad ? matmul(transpose(g), rows) : null,
+    ];
+    if (bias !== null) grads.push(bias._requiresGrad ? sum(g, 0) : null);
+    return grads;
+  }, [rows, weight]);
 }

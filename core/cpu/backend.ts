@@ -8,13 +8,16 @@ import { BOOLEAN_BINARY_OPS, BOOLEAN_UNARY_OPS, registerBackend } from '../backe
 import type { ArgReduceOp, Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
 import { type DType, type TypedArray, allocate } from '../dtype.js';
 import { IndexError, ShapeError, formatShape } from '../errors.js';
-import { gemm } from '../kernels/gemm.js';
+import { batchedGemm, gemm } from '../kernels/gemm.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../shape.js';
 import { Tensor, copyToContiguous } from '../tensor.js';
-import { BINARY_ROWS, IN_PLACE_ROWS, UNARY_ROWS } from './elementwise.js';
-import { argReduceRows, reduceRows } from './reduce.js';
+import { BINARY_ROWS, type BinaryRow, IN_PLACE_ROWS, UNARY_ROWS } from './elementwise.js';
+import {
+  adamRows, crossEntropyBackwardRows, crossEntropyRows, layerNormBackwardRows, layerNormRows, reluBackwardRow, scaledSoftmaxRow, softmaxBackwardRows,
+} from './fused.js';
+import { argReduceRows, reduceBlock, reduceRows } from './reduce.js';
 import { softmaxRows } from './softmax.js';
-import { coalesce, forEachRow } from './strided.js';
+import { coalesce, copyStrided, forEachRow } from './strided.js';
 
 function wrap(data: TypedArray, shape: readonly number[], dtype: DType): Tensor {
   return new Tensor(ndarray(data, [...shape], contiguousStrides(shape), 0), dtype, 'cpu');
@@ -38,6 +41,11 @@ function flatStride(x: Tensor, size: number): number {
   const count = x.numel();
   if (count === 1) return 0;
   return count === size && x.isContiguous() ? 1 : -1;
+}
+
+/** Returns `x` itself when its elements are one contiguous run (any offset), else a contiguous copy. */
+function contiguousRows(x: Tensor): Tensor {
+  return x.isContiguous() ? x : cpuBackend.contiguous(x);
 }
 
 /** Reads the elements of an int32 index tensor, checking each against the size of `dim` in `shape`. */
@@ -74,7 +82,9 @@ export const cpuBackend: Backend = {
   },
 
   contiguous(x) {
-    return wrap(copyToContiguous(x), x.shape, x.dtype);
+    const out = allocate(x.dtype, x.numel());
+    copyStrided(dataOf(x), x.offset, x.shape, x.strides, out);
+    return wrap(out, x.shape, x.dtype);
   },
 
   cast(x, dtype) {
@@ -110,35 +120,8 @@ export const cpuBackend: Backend = {
   },
 
   binary(op: BinaryOp, a: Tensor, b: Tensor) {
-    const shape = broadcastShapes(a.shape, b.shape, op);
     const dtype: DType = BOOLEAN_BINARY_OPS.has(op) ? 'bool' : a.dtype;
-    const size = numel(shape);
-    const out = allocate(dtype, size);
-    const row = BINARY_ROWS[op];
-
-    // Operands that are a contiguous run of the output's size, or a single element, need no
-    // layout walk: one call of the row loop covers the whole output.
-    const flatA = flatStride(a, size);
-    const flatB = flatStride(b, size);
-    if (flatA >= 0 && flatB >= 0) {
-      row(out, 0, dataOf(a), a.offset, flatA, dataOf(b), b.offset, flatB, size);
-      return wrap(out, shape, dtype);
-    }
-
-    const layout = coalesce(shape, [
-      contiguousStrides(shape),
-      broadcastStrides(a.shape, a.strides, shape),
-      broadcastStrides(b.shape, b.strides, shape),
-    ]);
-    const last = layout.shape.length - 1;
-    const strideA = layout.strides[1][last];
-    const strideB = layout.strides[2][last];
-    const dataA = dataOf(a);
-    const dataB = dataOf(b);
-    forEachRow(layout, [0, a.offset, b.offset], (offsets, n) => {
-      row(out, offsets[0], dataA, offsets[1], strideA, dataB, offsets[2], strideB, n);
-    });
-    return wrap(out, shape, dtype);
+    return mapBinary(op, BINARY_ROWS[op], a, b, dtype);
   },
 
   where(cond, a, b) {
@@ -173,8 +156,15 @@ export const cpuBackend: Backend = {
   },
 
   reduce(op: ReduceOp, x: Tensor, dims: readonly number[], keepdim: boolean) {
-    const { moved, outer, inner, outShape } = moveReducedDimsLast(x, dims, keepdim);
     const dtype: DType = x.dtype === 'bool' && op === 'sum' ? 'int32' : x.dtype;
+    const block = adjacentBlock(x, dims);
+    if (block !== null) {
+      const out = allocate(dtype, block.outer * block.inner);
+      reduceBlock(op, dataOf(x), x.offset, out, block.outer, block.size, block.inner);
+      return wrap(out, reducedShape(x.shape, dims, keepdim), dtype);
+    }
+
+    const { moved, outer, inner, outShape } = moveReducedDimsLast(x, dims, keepdim);
     const out = allocate(dtype, outer);
     reduceRows(op, moved, out, outer, inner);
     return wrap(out, outShape, dtype);
@@ -325,12 +315,137 @@ export const cpuBackend: Backend = {
     });
   },
 
+  reluBackward(grad, input) {
+    return mapBinary('reluBackward', reluBackwardRow, grad, input, grad.dtype);
+  },
+
+  softmaxBackward(grad, output, log, scale) {
+    const g = contiguousRows(grad);
+    const y = contiguousRows(output);
+    const inner = output.shape[output.ndim - 1] ?? 1;
+    const size = output.numel();
+    const out = allocate(output.dtype, size);
+    softmaxBackwardRows(dataOf(g), g.offset, dataOf(y), y.offset, out, inner === 0 ? 0 : size / inner, inner, log, scale);
+    return wrap(out, output.shape, output.dtype);
+  },
+
+  scaledSoftmax(x, scale, mask) {
+    const input = contiguousRows(x);
+    const shape = x.shape;
+    const rank = shape.length;
+    const size = rank === 0 ? 1 : shape[rank - 1];
+    const out = allocate(x.dtype, x.numel());
+    const source = dataOf(input);
+    if (mask === null) {
+      for (let r = 0, base = 0; base < out.length; r++, base += size) scaledSoftmaxRow(source, input.offset + base, out, base, size, scale, null, 0, 0, false);
+      return wrap(out, shape, x.dtype);
+    }
+
+    // Walk the rows of x in order, with the offset of the matching (broadcast) mask row.
+    const maskStrides = broadcastStrides(mask.shape, mask.strides, shape);
+    const outer = shape.slice(0, -1);
+    const layout = coalesce(outer, [contiguousStrides(outer), maskStrides.slice(0, -1)]);
+    const last = layout.shape.length - 1;
+    const rowStride = layout.strides[0][last];
+    const maskRowStride = layout.strides[1][last];
+    const maskData = dataOf(mask);
+    const boolMask = mask.dtype === 'bool';
+    const maskStride = rank === 0 ? 0 : maskStrides[rank - 1];
+    forEachRow(layout, [0, mask.offset], (offsets, count) => {
+      for (let i = 0, row = offsets[0], m = offsets[1]; i < count; i++, row += rowStride, m += maskRowStride) {
+        scaledSoftmaxRow(source, input.offset + row * size, out, row * size, size, scale, maskData, m, maskStride, boolMask);
+      }
+    });
+    return wrap(out, shape, x.dtype);
+  },
+
+  crossEntropy(logits, target, ignoreIndex) {
+    const x = contiguousRows(logits);
+    const [rows, classes] = logits.shape;
+    const losses = allocate(logits.dtype, rows);
+    const logSumExp = new Float64Array(rows);
+    crossEntropyRows(dataOf(x), x.offset, copyToContiguous(target) as Int32Array, losses, logSumExp, rows, classes, ignoreIndex);
+    return { losses: wrap(losses, [rows], logits.dtype), logSumExp: wrap(logSumExp, [rows], 'float64') };
+  },
+
+  crossEntropyBackward(grad, logits, target, logSumExp, ignoreIndex) {
+    const x = contiguousRows(logits);
+    const [rows, classes] = logits.shape;
+    const out = allocate(logits.dtype, rows * classes);
+    // The gradient of a mean or sum reduction reaches here as one value broadcast over the rows.
+    const g = grad.strides[0] === 0 || grad.isContiguous() ? grad : cpuBackend.contiguous(grad);
+    crossEntropyBackwardRows(dataOf(g), g.offset, rows > 1 ? g.strides[0] : 1, dataOf(x), x.offset, copyToContiguous(target) as Int32Array,
+      dataOf(dense(logSumExp)) as Float64Array, out, rows, classes, ignoreIndex);
+    return wrap(out, logits.shape, logits.dtype);
+  },
+
+  layerNorm(x, weight, bias, size, eps) {
+    const input = contiguousRows(x);
+    const rows = size === 0 ? 0 : x.numel() / size;
+    const out = allocate(x.dtype, x.numel());
+    // The statistics stay in double precision: backward recomputes x̂ from them.
+    const mean = new Float64Array(rows);
+    const rstd = new Float64Array(rows);
+    const w = weight === null ? null : contiguousRows(weight);
+    const b = bias === null ? null : contiguousRows(bias);
+    layerNormRows(
+      dataOf(input), input.offset, w === null ? null : dataOf(w), w?.offset ?? 0, b === null ? null : dataOf(b), b?.offset ?? 0,
+      out, mean, rstd, rows, size, eps,
+    );
+    return { output: wrap(out, x.shape, x.dtype), mean: wrap(mean, [rows], 'float64'), rstd: wrap(rstd, [rows], 'float64') };
+  },
+
+  layerNormBackward(grad, x, mean, rstd, weight, size, needs) {
+    const g = contiguousRows(grad);
+    const input = contiguousRows(x);
+    const w = weight === null ? null : contiguousRows(weight);
+    const rows = size === 0 ? 0 : x.numel() / size;
+    const gradInput = needs.input ? allocate(x.dtype, x.numel()) : null;
+    const gradWeight = needs.weight ? new Float64Array(size) : null;
+    const gradBias = needs.bias ? new Float64Array(size) : null;
+    layerNormBackwardRows(
+      dataOf(g), g.offset, dataOf(input), input.offset, dataOf(dense(mean)), dataOf(dense(rstd)),
+      w === null ? null : dataOf(w), w?.offset ?? 0, gradInput, gradWeight, gradBias, rows, size,
+    );
+    const parameterGrad = (values: Float64Array | null): Tensor | null => {
+      if (values === null) return null;
+      const out = allocate(x.dtype, size);
+      out.set(values);
+      return wrap(out, [size], x.dtype);
+    };
+    return {
+      input: gradInput === null ? null : wrap(gradInput, x.shape, x.dtype),
+      weight: parameterGrad(gradWeight),
+      bias: parameterGrad(gradBias),
+    };
+  },
+
+  adamStep(param, grad, expAvg, expAvgSq, options) {
+    // The parameter and gradient may be views; updating a non-contiguous parameter goes through a
+    // contiguous copy that is written back.
+    const p = contiguousRows(param);
+    const g = contiguousRows(grad);
+    adamRows(dataOf(p), p.offset, dataOf(g), g.offset, dataOf(expAvg), expAvg.offset, dataOf(expAvgSq), expAvgSq.offset, param.numel(), {
+      ...options,
+      biasCorrection1: 1 - options.beta1 ** options.step,
+      biasCorrection2: 1 - options.beta2 ** options.step,
+    });
+    if (p !== param) cpuBackend.copyInto(param, p);
+  },
+
   softmax(x, dim, log) {
+    const rank = x.ndim;
+    if (dim === rank - 1 && x.isContiguous()) {
+      const out = allocate(x.dtype, x.numel());
+      const inner = x.shape[dim];
+      softmaxRows(dataOf(x), out, inner === 0 ? 0 : out.length / inner, inner, log, x.offset);
+      return wrap(out, x.shape, x.dtype);
+    }
+
     const { moved, outer, inner } = moveReducedDimsLast(x, [dim], true);
     const out = allocate(x.dtype, moved.length);
     softmaxRows(moved, out, outer, inner, log);
     // The rows were computed with `dim` moved last; move it back.
-    const rank = x.ndim;
     const movedShape = x.shape.filter((_, d) => d !== dim).concat([x.shape[dim]]);
     const movedStrides = contiguousStrides(movedShape);
     const strides = new Array<number>(rank);
@@ -339,6 +454,58 @@ export const cpuBackend: Backend = {
     return dim === rank - 1 ? view : cpuBackend.contiguous(view);
   },
 };
+
+/**
+ * Runs a row loop over two operands broadcast against each other, into a fresh contiguous
+ * tensor of `dtype`. `op` names the operation in broadcast errors.
+ */
+function mapBinary(op: string, row: BinaryRow, a: Tensor, b: Tensor, dtype: DType): Tensor {
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const size = numel(shape);
+  const out = allocate(dtype, size);
+
+  // Operands that are a contiguous run of the output's size, or a single element, need no
+  // layout walk: one call of the row loop covers the whole output.
+  const flatA = flatStride(a, size);
+  const flatB = flatStride(b, size);
+  if (flatA >= 0 && flatB >= 0) {
+    row(out, 0, dataOf(a), a.offset, flatA, dataOf(b), b.offset, flatB, size);
+    return wrap(out, shape, dtype);
+  }
+
+  const layout = coalesce(shape, [
+    contiguousStrides(shape),
+    broadcastStrides(a.shape, a.strides, shape),
+    broadcastStrides(b.shape, b.strides, shape),
+  ]);
+  const last = layout.shape.length - 1;
+  const strideA = layout.strides[1][last];
+  const strideB = layout.strides[2][last];
+  const dataA = dataOf(a);
+  const dataB = dataOf(b);
+  forEachRow(layout, [0, a.offset, b.offset], (offsets, n) => {
+    row(out, offsets[0], dataA, offsets[1], strideA, dataB, offsets[2], strideB, n);
+  });
+  return wrap(out, shape, dtype);
+}
+
+/**
+ * When `x` is contiguous and `dims` are adjacent, returns the [outer, size, inner] view of its
+ * elements whose middle dim is the reduced run; otherwise null.
+ */
+function adjacentBlock(x: Tensor, dims: readonly number[]): { outer: number; size: number; inner: number } | null {
+  if (dims.length === 0 || dims[dims.length - 1] - dims[0] !== dims.length - 1 || !x.isContiguous()) return null;
+  const shape = x.nd.shape;
+  return {
+    outer: numel(shape.slice(0, dims[0])),
+    size: numel(shape.slice(dims[0], dims[dims.length - 1] + 1)),
+    inner: numel(shape.slice(dims[dims.length - 1] + 1)),
+  };
+}
+
+function reducedShape(shape: readonly number[], dims: readonly number[], keepdim: boolean): number[] {
+  return keepdim ? shape.map((size, d) => (dims.includes(d) ? 1 : size)) : shape.filter((_, d) => !dims.includes(d));
+}
 
 /**
  * Copies `x` with the dims in `dims` moved to the end, so that each output element of a
@@ -387,12 +554,42 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   const batch = numel(batchShape);
   const out = allocate(a.dtype, batch * m * n);
 
-  const operandA = asGemmOperand(a);
-  const operandB = asGemmOperand(b);
-  const batchStridesA = broadcastStrides(operandA.tensor.shape.slice(0, -2), operandA.tensor.strides.slice(0, -2), batchShape);
-  const batchStridesB = broadcastStrides(operandB.tensor.shape.slice(0, -2), operandB.tensor.strides.slice(0, -2), batchShape);
+  let operandA = asGemmOperand(a);
+  let operandB = asGemmOperand(b);
+  let batchStridesA = broadcastStrides(operandA.tensor.shape.slice(0, -2), operandA.tensor.strides.slice(0, -2), batchShape);
+  let batchStridesB = broadcastStrides(operandB.tensor.shape.slice(0, -2), operandB.tensor.strides.slice(0, -2), batchShape);
+  const stridesC = contiguousStrides(batchShape).map((s) => s * m * n);
+
+  // A batch grid that does not merge into one stride (attention heads over a transposed view)
+  // would take one batchedGemm call per row of the grid. Copying such an operand to contiguous
+  // costs one pass and lets the whole batch run as one call.
+  if (batch > 1 && coalesce(batchShape, [batchStridesA, batchStridesB, stridesC]).shape.length > 1) {
+    if (!a.isContiguous() && a.shape.slice(0, -2).every((size, d) => size === batchShape[d + batchShape.length - a.ndim + 2])) {
+      operandA = asGemmOperand(cpuBackend.contiguous(a));
+      batchStridesA = broadcastStrides(operandA.tensor.shape.slice(0, -2), operandA.tensor.strides.slice(0, -2), batchShape);
+    }
+    if (!b.isContiguous() && b.shape.slice(0, -2).every((size, d) => size === batchShape[d + batchShape.length - b.ndim + 2])) {
+      operandB = asGemmOperand(cpuBackend.contiguous(b));
+      batchStridesB = broadcastStrides(operandB.tensor.shape.slice(0, -2), operandB.tensor.strides.slice(0, -2), batchShape);
+    }
+  }
   const dataA = dataOf(operandA.tensor) as Float32Array | Float64Array;
   const dataB = dataOf(operandB.tensor) as Float32Array | Float64Array;
+  const dataC = out as Float32Array | Float64Array;
+
+  // The batch dims are merged where A, B and C all allow it; each run of the innermost merged dim
+  // has one stride per operand and goes to batchedGemm as one call. Attention heads, a [batch,
+  // heads] grid over a strided view, take one call per batch row.
+  const batchLayout = coalesce(batchShape, [batchStridesA, batchStridesB, stridesC]);
+  const last = batchLayout.shape.length - 1;
+  const [runStrideA, runStrideB, runStrideC] = batchLayout.strides.map((s) => s[last]);
+  if (batch > 1 && batchLayout.shape[last] > 1 && runStrideA >= 0 && runStrideB >= 0) {
+    forEachRow(batchLayout, [operandA.tensor.offset, operandB.tensor.offset, 0], (offsets, count) => {
+      batchedGemm(operandA.transposed, operandB.transposed, m, n, k, 1, dataA, offsets[0], operandA.ld, runStrideA,
+        dataB, offsets[1], operandB.ld, runStrideB, 0, dataC, offsets[2], n, runStrideC, count);
+    });
+    return wrap(out, [...batchShape, m, n], a.dtype);
+  }
 
   const position = new Array<number>(batchShape.length).fill(0);
   for (let p = 0; p < batch; p++) {
@@ -402,7 +599,7 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
       offsetA += position[d] * batchStridesA[d];
       offsetB += position[d] * batchStridesB[d];
     }
-    gemm(operandA.transposed, operandB.transposed, m, n, k, 1, dataA, offsetA, operandA.ld, dataB, offsetB, operandB.ld, 0, out as Float32Array | Float64Array, p * m * n, n);
+    gemm(operandA.transposed, operandB.transposed, m, n, k, 1, dataA, offsetA, operandA.ld, dataB, offsetB, operandB.ld, 0, dataC, p * m * n, n);
     incrementIndex(position, batchShape);
   }
   return wrap(out, [...batchShape, m, n], a.dtype);

@@ -2,7 +2,7 @@
  * CPU elementwise kernels: unary maps, broadcasting binary ops, where and clamp. Each op has its
  * own inner loop over one row, so the per-element work is a single expression with no call.
  */
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { BinaryOp, InPlaceBinaryOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { erf } from './math.js';
 
@@ -141,5 +141,27 @@ export const BINARY_ROWS: Record<BinaryOp, BinaryRow> = {
   },
   logical_or: (out, o, a, ia, sa, b, ib, sb, n) => {
     for (let j = 0; j < n; j++, ia += sa, ib += sb) out[o + j] = a[ia] || b[ib] ? 1 : 0;
+  },
+};
+
+/** Updates `n` elements of a strided row of `x` in place, `x ← x op (alpha · y)`, from a strided row of `y`. */
+export type InPlaceRow = (x: Rows, ix: number, sx: number, y: Rows, iy: number, sy: number, n: number, alpha: number) => void;
+
+export const IN_PLACE_ROWS: Record<InPlaceBinaryOp, InPlaceRow> = {
+  add: (x, ix, sx, y, iy, sy, n, alpha) => {
+    if (alpha === 1) {
+      for (let j = 0; j < n; j++, ix += sx, iy += sy) x[ix] += y[iy];
+    } else {
+      for (let j = 0; j < n; j++, ix += sx, iy += sy) x[ix] += alpha * y[iy];
+    }
+  },
+  sub: (x, ix, sx, y, iy, sy, n, alpha) => {
+    for (let j = 0; j < n; j++, ix += sx, iy += sy) x[ix] -= alpha * y[iy];
+  },
+  mul: (x, ix, sx, y, iy, sy, n) => {
+    for (let j = 0; j < n; j++, ix += sx, iy += sy) x[ix] *= y[iy];
+  },
+  div: (x, ix, sx, y, iy, sy, n) => {
+    for (let j = 0; j < n; j++, ix += sx, iy += sy) x[ix] /= y[iy];
   },
 };

@@ -5,9 +5,9 @@
 import type { ArgReduceOp, ReduceOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 
-/** Reduces each contiguous run of `inner` elements of `x` into one element of `out`. */
-export function reduceRows(op: ReduceOp, x: TypedArray, out: TypedArray, outer: number, inner: number): void {
-  for (let r = 0, base = 0; r < outer; r++, base += inner) {
+/** Reduces each contiguous run of `inner` elements of `x`, from `offset` on, into one element of `out`. */
+export function reduceRows(op: ReduceOp, x: TypedArray, out: TypedArray, outer: number, inner: number, offset = 0): void {
+  for (let r = 0, base = offset; r < outer; r++, base += inner) {
     switch (op) {
       case 'sum': {
         // Pairwise-free but compensated (Kahan) summation keeps float32 sums of long rows accurate.
@@ -53,6 +53,58 @@ export function reduceRows(op: ReduceOp, x: TypedArray, out: TypedArray, outer: 
         break;
       }
     }
+  }
+}
+
+/**
+ * Reduces the middle dim of a contiguous [outer, size, inner] block of `x` starting at `offset`,
+ * writing the [outer, inner] result to `out`: the layout of a reduction over a run of adjacent
+ * dims, read in place with no transposing copy. Rows of `inner` elements are combined in
+ * sequence, so memory is read in order. Sums accumulate in double precision, which is exact
+ * enough for float32 and matches the compensated row sums to rounding for float64.
+ */
+export function reduceBlock(op: ReduceOp, x: TypedArray, offset: number, out: TypedArray, outer: number, size: number, inner: number): void {
+  if (inner === 1) {
+    reduceRows(op, x, out, outer, size, offset);
+    return;
+  }
+  const accumulator = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    const first = offset + o * size * inner;
+    switch (op) {
+      case 'sum':
+        accumulator.fill(0);
+        for (let r = 0, base = first; r < size; r++, base += inner) {
+          for (let j = 0; j < inner; j++) accumulator[j] += x[base + j];
+        }
+        break;
+      case 'prod':
+        accumulator.fill(1);
+        for (let r = 0, base = first; r < size; r++, base += inner) {
+          for (let j = 0; j < inner; j++) accumulator[j] *= x[base + j];
+        }
+        break;
+      case 'max':
+        accumulator.fill(-Infinity);
+        for (let r = 0, base = first; r < size; r++, base += inner) {
+          for (let j = 0; j < inner; j++) {
+            // NaN wins and stays: once the best is NaN, nothing compares greater.
+            const v = x[base + j];
+            if (v > accumulator[j] || v !== v) accumulator[j] = v;
+          }
+        }
+        break;
+      case 'min':
+        accumulator.fill(Infinity);
+        for (let r = 0, base = first; r < size; r++, base += inner) {
+          for (let j = 0; j < inner; j++) {
+            const v = x[base + j];
+            if (v < accumulator[j] || v !== v) accumulator[j] = v;
+          }
+        }
+        break;
+    }
+    out.set(accumulator, o * inner);
   }
 }
 

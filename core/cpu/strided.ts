@@ -4,6 +4,8 @@
  * Dims that are contiguous for every operand are merged first, which turns the common case (all
  * inputs contiguous, same shape) into a single flat loop.
  */
+import type { TypedArray } from '../dtype.js';
+import { contiguousStrides } from '../shape.js';
 
 export interface Layout {
   shape: number[];
@@ -66,4 +68,26 @@ export function forEachRow(
       index[d] = 0;
     }
   }
+}
+
+/**
+ * Copies the elements of a strided view into `out` in row-major order. Dims are merged first,
+ * so a view that is contiguous except in one dim (a transposed pair of dims, a narrowed last
+ * dim) copies in a few long runs instead of one short run per row.
+ */
+export function copyStrided(
+  source: TypedArray, offset: number, shape: readonly number[], strides: readonly number[], out: TypedArray,
+): void {
+  const layout = coalesce(shape, [contiguousStrides(shape), strides]);
+  const last = layout.shape.length - 1;
+  const step = layout.strides[1][last];
+  forEachRow(layout, [0, offset], (offsets, n) => {
+    const o = offsets[0];
+    // set() needs a subarray object, which only pays off on longer runs.
+    if (step === 1 && n >= 64) {
+      out.set(source.subarray(offsets[1], offsets[1] + n), o);
+      return;
+    }
+    for (let j = 0, i = offsets[1]; j < n; j++, i += step) out[o + j] = source[i];
+  });
 }

@@ -135,6 +135,94 @@ export function runGemmWasm(
   copyOut(heap, cStart, c, cOffset, m, n, ldc);
 }
 
+// A batch whose operands exceed this many bytes is run in chunks, so that one large batched
+// product does not grow the module memory (which never shrinks) far beyond its largest matrix.
+const BATCH_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Runs `batchCount` products C_i = alpha * op(A_i) op(B_i) + beta * C_i, with arguments as in
+ * `batchedGemm`, copying the operands of many products into module memory at once and calling
+ * the kernel once per product. Small products (attention heads) then cost one kernel call each
+ * instead of a round of copies each. No argument checks; SIMD must be available.
+ */
+export function runBatchedGemmWasm(
+  transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: Float32Array, aOffset: number, lda: number, strideA: number,
+  b: Float32Array, bOffset: number, ldb: number, strideB: number,
+  beta: number, c: Float32Array, cOffset: number, ldc: number, strideC: number,
+  batchCount: number,
+): void {
+  if (m === 0 || n === 0 || batchCount === 0) return;
+  const state = getInstance();
+  const operandA = batchOperand(transA ? k : m, transA ? m : k, lda, strideA);
+  const operandB = batchOperand(transB ? n : k, transB ? k : n, ldb, strideB);
+  const operandC = batchOperand(m, n, ldc, strideC);
+  const perProduct = operandA.heapStride + operandB.heapStride + operandC.heapStride;
+  const chunk = Math.max(1, Math.min(batchCount, Math.floor(BATCH_CHUNK_BYTES / 4 / Math.max(perProduct, 1))));
+
+  for (let first = 0; first < batchCount; first += chunk) {
+    const count = Math.min(chunk, batchCount - first);
+    const aStart = alignElements(state.workspaceBytes / 4);
+    const bStart = aStart + alignElements(heapExtent(operandA, count));
+    const cStart = bStart + alignElements(heapExtent(operandB, count));
+    const heap = heapOfAtLeast(state, (cStart + heapExtent(operandC, count)) * 4);
+
+    copyBatchIn(heap, aStart, a, aOffset + first * strideA, lda, strideA, operandA, count);
+    copyBatchIn(heap, bStart, b, bOffset + first * strideB, ldb, strideB, operandB, count);
+    if (beta !== 0) copyBatchIn(heap, cStart, c, cOffset + first * strideC, ldc, strideC, operandC, count);
+
+    const gemm = state.exports.gemm;
+    for (let i = 0; i < count; i++) {
+      gemm(
+        transA ? 1 : 0, transB ? 1 : 0, m, n, k,
+        alpha, (aStart + i * operandA.heapStride) * 4, Math.max(operandA.cols, 1),
+        (bStart + i * operandB.heapStride) * 4, Math.max(operandB.cols, 1),
+        beta, (cStart + i * operandC.heapStride) * 4, n, 0,
+      );
+    }
+
+    const outStart = cOffset + first * strideC;
+    if (operandC.dense) {
+      c.set(heap.subarray(cStart, cStart + count * m * n), outStart);
+    } else {
+      for (let i = 0; i < count; i++) copyOut(heap, cStart + i * operandC.heapStride, c, outStart + i * strideC, m, n, ldc);
+    }
+  }
+}
+
+/** How one operand of a batch is laid out in module memory. */
+interface BatchOperand {
+  rows: number;
+  cols: number;
+  /** The matrices follow one another with no gaps, so the batch travels in one copy. */
+  dense: boolean;
+  /** Elements between consecutive matrices in module memory; 0 for a broadcast operand. */
+  heapStride: number;
+}
+
+function batchOperand(rows: number, cols: number, ld: number, stride: number): BatchOperand {
+  const size = rows * cols;
+  const dense = stride === size && (ld === cols || rows <= 1);
+  // Matrices copied one at a time start on 16-byte boundaries; a dense batch keeps its layout.
+  return { rows, cols, dense, heapStride: stride === 0 ? 0 : dense ? size : alignElements(size) };
+}
+
+function heapExtent(operand: BatchOperand, count: number): number {
+  return operand.heapStride === 0 ? operand.rows * operand.cols : count * operand.heapStride;
+}
+
+function copyBatchIn(
+  heap: Float32Array, start: number, src: Float32Array, offset: number, ld: number, stride: number, operand: BatchOperand, count: number,
+): void {
+  if (operand.heapStride === 0) {
+    copyIn(heap, start, src, offset, operand.rows, operand.cols, ld);
+  } else if (operand.dense) {
+    heap.set(src.subarray(offset, offset + count * operand.heapStride), start);
+  } else {
+    for (let i = 0; i < count; i++) copyIn(heap, start + i * operand.heapStride, src, offset + i * stride, operand.rows, operand.cols, ld);
+  }
+}
+
 // Below this many elements an indexed loop copies faster than `set`, which needs a subarray
 // object per row.
 const LOOP_COPY_MAX_ELEMENTS = 256;

@@ -14,7 +14,7 @@
 // result can differ in its last bits on either side of the dispatch threshold.
 
 import { runGemmJs } from './gemm-js.js';
-import { runGemmWasm, wasmSimdAvailable } from './gemm-wasm-host.js';
+import { runBatchedGemmWasm, runGemmWasm, wasmSimdAvailable } from './gemm-wasm-host.js';
 
 export { wasmSimdAvailable };
 
@@ -121,6 +121,16 @@ export function batchedGemm(
   if (strideB === 0 && !transA && strideA === m * lda && strideC === m * ldc) {
     dispatch(transA, transB, batchCount * m, n, k,
       alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+    return;
+  }
+
+  // Many float32 products go through WebAssembly together: one round of copies for the batch,
+  // then one kernel call per product. Products too small for the kernel on their own (below
+  // WASM_MIN_MULTIPLY_ADDS, such as 16×16×8 attention heads) qualify when the batch is large.
+  const float32 = a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array;
+  if (batchCount > 1 && float32 && m * n * k * batchCount >= WASM_MIN_MULTIPLY_ADDS && wasmSimdAvailable()) {
+    runBatchedGemmWasm(transA, transB, m, n, k, alpha, a as Float32Array, aOffset, lda, strideA,
+      b as Float32Array, bOffset, ldb, strideB, beta, c as Float32Array, cOffset, ldc, strideC, batchCount);
     return;
   }
 

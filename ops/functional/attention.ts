@@ -1,10 +1,13 @@
 /** Scaled dot-product attention, as torch.nn.functional.scaled_dot_product_attention. */
-import { getBackend } from '../../core/backend.js';
+import { record } from '../../core/autograd.js';
+import { backendOf, getBackend } from '../../core/backend.js';
 import { DTypeError, ShapeError, ValueError, formatShape } from '../../core/errors.js';
 import { type Generator } from '../../core/random.js';
+import { isGradEnabled } from '../../core/grad-mode.js';
 import { Tensor } from '../../core/tensor.js';
-import { add, mul, where } from '../elementwise.js';
+import { add, mul, sub, where } from '../elementwise.js';
 import { matmul } from '../matmul.js';
+import { sum } from '../reduce.js';
 import { transpose } from '../shape.js';
 import { softmax } from '../softmax.js';
 import { assertFloating } from '../util.js';
@@ -44,16 +47,18 @@ export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
   const embedDim = query.shape[query.ndim - 1];
   const scale = options.scale ?? 1 / Math.sqrt(embedDim);
 
-  let scores = mul(matmul(query, transpose(key, -2, -1)), scale);
+  const scores = matmul(query, transpose(key, -2, -1));
+  let mask: Tensor | null = null;
   if (isCausal) {
-    scores = where(causalMask(query.shape[query.ndim - 2], key.shape[key.ndim - 2], query.device), scores, -Infinity);
+    mask = causalMask(query.shape[query.ndim - 2], key.shape[key.ndim - 2], query.device);
   } else if (attnMask !== null) {
-    scores = applyMask(op, scores, attnMask, query);
+    checkMask(op, scores, attnMask, query);
+    mask = attnMask;
   }
 
   // NOTE: softmax maps a row that is entirely -Infinity to zeros, and its backward then gives
   // zeros too. Fully masked rows stay free of NaN only because of that, so backends must keep it.
-  let weights = softmax(scores, -1);
+  let weights = attentionWeights(scores, scale, mask);
   const dropoutP = options.dropoutP ?? 0;
   weights = dropout(weights, dropoutP, options.training ?? true, { generator: options.generator });
   return matmul(weights, value);
@@ -85,7 +90,34 @@ function causalMask(queryLength: number, keyLength: number, device: Tensor['devi
   return getBackend(device).fromTypedArray(data, [queryLength, keyLength], 'bool');
 }
 
-function applyMask(op: string, scores: Tensor, attnMask: Tensor, query: Tensor): Tensor {
+/** `scale · scores`, with the mask applied: false positions of a bool mask become -Infinity, a float mask is added. */
+function maskedScores(scores: Tensor, scale: number, mask: Tensor | null): Tensor {
+  const scaled = mul(scores, scale);
+  if (mask === null) return scaled;
+  return mask.dtype === 'bool' ? where(mask, scaled, -Infinity) : add(scaled, mask);
+}
+
+/**
+ * `softmax(scale · scores + mask)` along the last dim. With the backend's fused kernel it is one
+ * pass and one graph node, whose backward runs the fused softmax gradient (scaled); when a
+ * graph of the gradient is being built, or a float mask itself requires grad, the composed ops
+ * run instead so that every gradient stays exact.
+ */
+function attentionWeights(scores: Tensor, scale: number, mask: Tensor | null): Tensor {
+  const backend = mask === null ? backendOf('scaledDotProductAttention', scores) : backendOf('scaledDotProductAttention', scores, mask);
+  if (backend.scaledSoftmax === undefined || backend.softmaxBackward === undefined || (mask !== null && mask._requiresGrad)) {
+    return softmax(maskedScores(scores, scale, mask), -1);
+  }
+  const out = backend.scaledSoftmax(scores, scale, mask);
+  return record('ScaledSoftmax', [scores], out, (g) => {
+    if (!isGradEnabled()) return [backend.softmaxBackward!(g, out, false, scale)];
+    const weights = softmax(maskedScores(scores, scale, mask), -1);
+    return [mul(mul(weights, sub(g, sum(mul(g, weights), -1, true))), scale)];
+  }, [scores, out]);
+}
+
+/** Checks that a user mask has a usable dtype and broadcasts to the scores. */
+function checkMask(op: string, scores: Tensor, attnMask: Tensor, query: Tensor): void {
   if (attnMask.dtype !== 'bool' && attnMask.dtype !== query.dtype) {
     throw new DTypeError(`${op}: attnMask must be bool or have the query's dtype ${query.dtype}, got ${attnMask.dtype}`);
   }
@@ -98,5 +130,4 @@ function applyMask(op: string, scores: Tensor, attnMask: Tensor, query: Tensor):
   if (!broadcasts) {
     throw new ShapeError(`${op}: attnMask of shape ${formatShape(maskShape)} does not broadcast to the attention scores of shape ${formatShape(scoreShape)} (..., L, S)`);
   }
-  return attnMask.dtype === 'bool' ? where(attnMask, scores, -Infinity) : add(scores, attnMask);
 }

@@ -1,12 +1,15 @@
 /** Cross-entropy between logits and a target, as torch.nn.functional.cross_entropy. */
+import { record } from '../../core/autograd.js';
+import { backendOf } from '../../core/backend.js';
 import { isFloatingDType } from '../../core/dtype.js';
-import { DTypeError, ValueError, formatShape } from '../../core/errors.js';
+import { DTypeError, IndexError, ValueError, formatShape } from '../../core/errors.js';
+import { isGradEnabled } from '../../core/grad-mode.js';
 import { sameShape } from '../../core/shape.js';
 import { Tensor } from '../../core/tensor.js';
-import { add, mul, neg } from '../elementwise.js';
+import { add, div, mul, neg, sub } from '../elementwise.js';
 import { sum } from '../reduce.js';
-import { reshape } from '../shape.js';
-import { logSoftmax } from '../softmax.js';
+import { reshape, unsqueeze } from '../shape.js';
+import { logSoftmax, softmax } from '../softmax.js';
 import { assertFloating } from '../util.js';
 import { addBatchDim, checkClassIndexTarget, checkClassWeight, classIndexTerms, classWeightView } from './class-target.js';
 import { type NllLossOptions, reduceWeighted } from './nll-loss.js';
@@ -82,6 +85,10 @@ function probabilityTargetLoss(input: Tensor, target: Tensor, settings: LossSett
 /** Computes the weighted negative log-likelihood of the target class, mixed with the smoothing term. */
 function classIndexTargetLoss(input: Tensor, target: Tensor, settings: LossSettings): Tensor {
   const { op, weight, ignoreIndex, smoothing, reduction, unbatched } = settings;
+  if (weight === null && smoothing === 0 && input.ndim === 2) {
+    const fused = fusedClassIndexLoss(input, target, settings);
+    if (fused !== null) return fused;
+  }
   const logProbs = logSoftmax(input, 1);
   const terms = classIndexTerms(op, logProbs, target, weight, ignoreIndex);
   if (smoothing === 0) return reduceWeighted(terms.losses, terms.targetWeights, reduction, unbatched);
@@ -92,4 +99,51 @@ function classIndexTargetLoss(input: Tensor, target: Tensor, settings: LossSetti
   const uniformLosses = mul(neg(sum(weightedLogProbs, 1)), terms.valid);
   const mixed = add(mul(terms.losses, 1 - smoothing), mul(uniformLosses, smoothing / input.shape[1]));
   return reduceWeighted(mixed, terms.targetWeights, reduction, unbatched);
+}
+
+/**
+ * Cross-entropy of scores (N, C) against class indices without weight or smoothing, the common
+ * training case, as one kernel and one graph node over the per-row losses; the reduction runs
+ * as ordinary ops on top. Backward is `g · (softmax(x) - onehot(y))` in one pass. When a graph
+ * of the gradient is being built, the same formula runs with recorded ops. Returns null when the
+ * backend has no fused kernel.
+ */
+function fusedClassIndexLoss(input: Tensor, target: Tensor, settings: LossSettings): Tensor | null {
+  const { op, ignoreIndex, reduction, unbatched } = settings;
+  const backend = backendOf(op, input);
+  if (backend.crossEntropy === undefined || backend.crossEntropyBackward === undefined || target.device !== input.device) return null;
+
+  const [rows, numClasses] = input.shape;
+  const classes = target.toTypedArray() as Int32Array;
+  let validCount = 0;
+  for (const value of classes) {
+    if (value === ignoreIndex) continue;
+    if (value < 0 || value >= numClasses) {
+      throw new IndexError(
+        `${op}: target ${value} is out of bounds for ${numClasses} classes; class indices must lie in [0, ${numClasses - 1}] or equal ignoreIndex (${ignoreIndex})`,
+      );
+    }
+    validCount++;
+  }
+
+  const indices = backend.fromTypedArray(classes, [rows], 'int32');
+  const { losses, logSumExp } = backend.crossEntropy(input, indices, ignoreIndex);
+  const perRow = record('CrossEntropy', [input], losses, (g) => {
+    if (!isGradEnabled()) return [backend.crossEntropyBackward!(g, input, indices, logSumExp, ignoreIndex)];
+    const validOneHot = new Float64Array(rows * numClasses);
+    const valid = new Float64Array(rows);
+    classes.forEach((value, r) => {
+      if (value === ignoreIndex) return;
+      validOneHot[r * numClasses + value] = 1;
+      valid[r] = 1;
+    });
+    const toInput = (values: Float64Array, shape: number[]) => backend.cast(backend.fromTypedArray(values, shape, 'float64'), input.dtype);
+    const probabilities = mul(softmax(input, 1), toInput(valid, [rows, 1]));
+    return [mul(sub(probabilities, toInput(validOneHot, [rows, numClasses])), unsqueeze(g, 1))];
+  }, [input]);
+
+  if (reduction === 'none') return unbatched ? reshape(perRow, []) : perRow;
+  if (reduction === 'sum') return sum(perRow);
+  // The mean is over the targets that are not ignored; none left gives 0 / 0 = NaN, as in PyTorch.
+  return div(sum(perRow), validCount);
 }
