@@ -236,3 +236,19 @@ describe('LRScheduler argument errors', () => {
     assertValueError(() => new SequentialLR(optimizer, [a, foreign], [2]), 'schedulers[1]', 'another optimizer');
   });
 });
+
+describe('warmupCosine resume', () => {
+  it('follows the saved schedule when the new optimizer has another lr', () => {
+    const original = makeOptimizer(1e-3);
+    const scheduler = warmupCosine(original, 2, 10);
+    for (let i = 0; i < 4; i++) scheduler.step();
+
+    const resumed = makeOptimizer(0.5);
+    const resumedScheduler = warmupCosine(resumed, 2, 10);
+    resumedScheduler.loadStateDict(JSON.parse(JSON.stringify(scheduler.stateDict())));
+    scheduler.step();
+    resumedScheduler.step();
+
+    assert.equal(resumedScheduler.getLastLr()[0], scheduler.getLastLr()[0]);
+  });
+});

@@ -163,6 +163,12 @@ export class SequentialLR extends LRScheduler {
     this.schedulers = parts;
     this.milestones = [...milestones];
   }
+
+  /** Restores the state, and gives the inner schedulers the restored base rates they compute from. */
+  override loadStateDict(saved: LRSchedulerStateDict): void {
+    super.loadStateDict(saved);
+    for (const scheduler of this.schedulers) scheduler.baseLrs = [...this.baseLrs];
+  }
 }
 
 /**
