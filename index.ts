@@ -29,8 +29,6 @@ export * as nn from './nn/index.js';
 export { Module, Parameter, Linear } from './nn/index.js';
 export * from './adapters/index.js';
 
-// Node-only: file I/O (safetensors checkpoints, adapter folders). The rest of the library runs in browsers too.
-export { saveModel, loadModel, saveTensors, loadTensors, tensorToRecord, recordToTensor } from './io/checkpoint.js';
-export { saveAdapter, loadAdapter, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './io/adapter-files.js';
+// File helpers need Node and live in the 'singlora/node' entry (node.ts), so that this entry bundles for browsers.
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type TensorRecord } from './core/safetensors.js';
 export { keep } from './core/memory.js';

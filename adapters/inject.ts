@@ -14,7 +14,7 @@ import { type AdapterConfig, matchesTarget, validateConfig } from './config.js';
 import { DoRA, SingLoRADoRA } from './dora.js';
 import { LoRA } from './lora.js';
 import type { LowRankAdapter } from './low-rank.js';
-import { type ParametrizationDict, getParametrizations, parametrize, removeParametrization } from './parametrize.js';
+import { type ParametrizationDict, getParametrizations, isParametrized, parametrize, removeParametrization } from './parametrize.js';
 import { SingLoRA } from './singlora.js';
 
 /** What an injection did: the adapted modules and the trainable share of the model. */
@@ -92,6 +92,7 @@ export class AdaptedModel {
   /** module path -> copy of the base weight taken at merge time, for an exact unmerge. */
   private readonly mergedBase = new Map<string, Tensor>();
   private activeName: string | null = null;
+  private readonly attached = new WeakSet<object>();
 
   constructor(model: Module) {
     this.model = model;
@@ -216,6 +217,12 @@ export class AdaptedModel {
 
   /** Advances the ramp clock after every `optimizer.step()`. */
   attachOptimizer(optimizer: SteppingOptimizer): void {
+    if (typeof optimizer?.onStep !== 'function') {
+      throw new ValueError('attachOptimizer: expected an optimizer with an onStep(callback) method, such as nn.AdamW');
+    }
+    // Attaching twice would advance the ramp twice per step.
+    if (this.attached.has(optimizer)) return;
+    this.attached.add(optimizer);
     optimizer.onStep(() => this.clock.advance());
   }
 
@@ -296,10 +303,24 @@ export class AdaptedModel {
 }
 
 /**
+ * Throws when `model` already carries adapters: a second AdaptedModel would freeze the first
+ * one's parameters and stack a second update silently.
+ */
+export function rejectAdaptedModel(op: string, model: Module): void {
+  const adapted = model.namedModules().some(([, module]) => isParametrized(module, 'weight'));
+  if (adapted) {
+    throw new ValueError(
+      `${op}: the model already has adapters; add more with adapted.addAdapter(name, config) on the AdaptedModel that injected them, or call its unload() / mergeAndUnload() first`,
+    );
+  }
+}
+
+/**
  * Freezes `model`, adds one adapter (named 'default' unless `adapterName` is given) on every
  * module that `config.targets` selects, and returns the AdaptedModel that manages it.
  */
 export function injectAdapters(model: Module, config: AdapterConfig & { adapterName?: string }): AdaptedModel {
+  rejectAdaptedModel('injectAdapters', model);
   const adapted = new AdaptedModel(model);
   const { adapterName = 'default', ...rest } = config;
   adapted.addAdapter(adapterName, rest);

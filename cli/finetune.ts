@@ -32,6 +32,9 @@ export interface FinetuneOutcome {
 export async function runFinetune(options: FinetuneOptions, command: string, progress: Progress): Promise<FinetuneOutcome> {
   const started = performance.now();
   const startedAt = new Date();
+  // Create the output folder first, so that an unusable path fails before minutes of training.
+  const outDir = resolve(options.out ?? join('runs', timestampName(startedAt)));
+  await mkdir(outDir, { recursive: true });
 
   const base = await loadBaseModel(options.base);
   const data = loadSweepData({ ...options, imageSize: base.config.imageSize });
@@ -87,9 +90,6 @@ export async function runFinetune(options: FinetuneOptions, command: string, pro
 
   const summaries = summarize(options.methods, options.lrs, results);
   const table = formatTable(summaries, options.lrs);
-  const outDir = resolve(options.out ?? join('runs', timestampName(startedAt)));
-  await mkdir(outDir, { recursive: true });
-
   const wallSeconds = (performance.now() - started) / 1000;
   const settings = { rank: options.rank, alpha, rampSteps, lrs: options.lrs, epochs: options.epochs, batchSize: options.batchSize, seed: options.seed, device: options.device, jobs };
   const baseInfo = {

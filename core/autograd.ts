@@ -187,6 +187,9 @@ function seedGradients(outputs: Tensor[], gradOutputs: Tensor[] | undefined, op:
     if (!sameShape(given.shape, output.shape)) {
       throw new ShapeError(`${op}: gradient ${i} has shape ${formatShape(given.shape)} but the output has shape ${formatShape(output.shape)}; they must match`);
     }
+    if (given.dtype !== output.dtype) {
+      throw new AutogradError(`${op}: gradient ${i} is ${given.dtype} but the output is ${output.dtype}; convert it with .to('${output.dtype}') so that .grad keeps the dtype of its tensor`);
+    }
     return given;
   });
 }
@@ -217,7 +220,13 @@ function runEngine(outputs: Tensor[], seeds: Tensor[], hooks: EngineHooks): void
 
       for (const hook of tensor._hooks) {
         const replaced = hook(g);
-        if (replaced !== undefined) g = replaced;
+        if (replaced === undefined) continue;
+        if (!sameShape(replaced.shape, tensor.shape) || replaced.dtype !== tensor.dtype) {
+          throw new AutogradError(
+            `a gradient hook returned a tensor of shape ${formatShape(replaced.shape)} ${replaced.dtype} for a tensor of shape ${formatShape(tensor.shape)} ${tensor.dtype}; hooks must return a gradient of the same shape and dtype`,
+          );
+        }
+        g = replaced;
       }
 
       const node = tensor._gradFn;

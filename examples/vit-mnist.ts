@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 
 import { type RandomSource, batches, loadMnist, mulberry32, randomInt, splitDataset, type ImageDataset } from '../data/index.js';
-import { Generator, type Tensor, crossEntropy, manualSeed, nn, noGrad, saveModel, tensor } from '../index.js';
+import { Generator, type Tensor, crossEntropy, manualSeed, nn, noGrad, saveModel, tensor } from '../node.js';
 
 const TEST_SIZE = 2000;
 const WARMUP_FRACTION = 0.05;

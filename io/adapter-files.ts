@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { ValueError } from '../core/errors.js';
 import type { Module } from '../nn/module.js';
-import { AdaptedModel } from '../adapters/inject.js';
+import { AdaptedModel, rejectAdaptedModel } from '../adapters/inject.js';
 import { adapterConfigJson, adapterStateDict, configFromJson, loadAdapterStateDict } from '../adapters/serialization.js';
 import { writeFileAtomic } from './atomic.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
@@ -49,6 +49,7 @@ export async function loadAdapter(target: Module | AdaptedModel, directory: stri
     return target;
   }
 
+  rejectAdaptedModel('loadAdapter', target);
   const trainable = target.parameters().map((param) => [param, param.requiresGrad] as const);
   const adapted = new AdaptedModel(target);
   adapted.addAdapter(name, config);

@@ -49,7 +49,7 @@ export function adamStep_(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq:
   expAvgSq._bumpVersion();
 }
 
-/** The same update with separate ops, for backends without a fused kernel. */
+/** Runs the same update as separate ops, for backends without a fused kernel. */
 function composedStep(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, o: AdamStepOptions): void {
   let g = o.maximize ? neg(grad) : grad;
   if (o.weightDecay !== 0) {

@@ -103,6 +103,7 @@ export const fullLike = (x: Tensor, value: number, options: TensorOptions = {}):
 export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new ValueError(`arange: step must be a finite non-zero number, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new ValueError(`arange: start and end must be finite numbers, got start=${start}, end=${end}`);
   const count = Math.max(Math.ceil((end - start) / step), 0);
   const allIntegers = Number.isInteger(start) && Number.isInteger(step);
   const dtype = options.dtype ?? (allIntegers ? 'int32' : 'float32');

@@ -19,13 +19,19 @@ function binaryKernel(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 export function add(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = binaryOperands('add', a, b);
   const out = binaryKernel('add', x, y);
-  return record('Add', [x, y], out, (g) => [sumToShape(g, x.shape), sumToShape(g, y.shape)]);
+  return record('Add', [x, y], out, (g) => [
+    x._requiresGrad ? sumToShape(g, x.shape) : null,
+    y._requiresGrad ? sumToShape(g, y.shape) : null,
+  ]);
 }
 
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = binaryOperands('sub', a, b);
   const out = binaryKernel('sub', x, y);
-  return record('Sub', [x, y], out, (g) => [sumToShape(g, x.shape), sumToShape(neg(g), y.shape)]);
+  return record('Sub', [x, y], out, (g) => [
+    x._requiresGrad ? sumToShape(g, x.shape) : null,
+    y._requiresGrad ? sumToShape(neg(g), y.shape) : null,
+  ]);
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {

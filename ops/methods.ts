@@ -4,6 +4,7 @@
  * are one-line forwards, declared on the Tensor interface for type checking.
  */
 import { setEngineOps } from '../core/autograd.js';
+import { ValueError } from '../core/errors.js';
 import { type DType } from '../core/dtype.js';
 import { type Device, Tensor } from '../core/tensor.js';
 import { onesLike } from './creation.js';
@@ -212,7 +213,9 @@ const methods: Partial<Record<keyof Tensor, unknown>> & ThisType<Tensor> = {
   indexSelect(dim: number, index: Tensor) { return ix.indexSelect(this, dim, index); },
 
   to(target: DType | Device) {
-    return target === 'cpu' || target === 'gpu' ? toDevice(this, target) : ew.to(this, target);
+    if (target === 'cpu' || target === 'gpu') return toDevice(this, target);
+    if (target === 'float32' || target === 'float64' || target === 'int32' || target === 'bool') return ew.to(this, target);
+    throw new ValueError(`to: unknown target '${String(target)}'; expected a device ('cpu', 'gpu') or a dtype ('float32', 'float64', 'int32', 'bool')`);
   },
   cpu() { return toDevice(this, 'cpu'); },
   gpu() { return toDevice(this, 'gpu'); },

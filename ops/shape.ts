@@ -165,6 +165,7 @@ export function expandAs(x: Tensor, other: Tensor): Tensor {
  * `end` count from the end and are clamped to the dim, as Python slicing does.
  */
 export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1): Tensor {
+  if (x.ndim === 0) throw new IndexError('slice: cannot slice a 0-d tensor; it has no dims (use item() to read its value)');
   const d = normalizeDim(dim, x.ndim, 'slice');
   if (!Number.isInteger(step) || step <= 0) throw new ValueError(`slice: step must be a positive integer, got ${step}`);
   const size = x.shape[d];
@@ -196,6 +197,7 @@ export function sliceScatter(src: Tensor, shape: readonly number[], dim: number,
 
 /** A view of `length` elements of `dim` starting at `start`. */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  if (x.ndim === 0) throw new IndexError('narrow: cannot narrow a 0-d tensor; it has no dims');
   const d = normalizeDim(dim, x.ndim, 'narrow');
   const size = x.shape[d];
   const from = start < 0 ? start + size : start;
@@ -207,6 +209,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 /** Selects one index along `dim` and removes that dim, like `x[i]` in PyTorch. */
 export function select(x: Tensor, dim: number, index: number): Tensor {
+  if (x.ndim === 0) throw new IndexError('select: cannot index a 0-d tensor; it has no dims (use item() to read its value)');
   const d = normalizeDim(dim, x.ndim, 'select');
   const size = x.shape[d];
   if (!Number.isInteger(index) || index < -size || index >= size) {

@@ -19,6 +19,11 @@ export function scalarTensor(value: number, dtype: DType, device: Tensor['device
  * of the tensor operand, so `x.mul(2)` stays float32 (PyTorch treats Python scalars the same way).
  */
 export function binaryOperands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  for (const operand of [a, b]) {
+    if (!(operand instanceof Tensor) && typeof operand !== 'number') {
+      throw new DTypeError(`${op}: operands must be Tensors or numbers, got ${operand === null ? 'null' : Array.isArray(operand) ? 'an array' : typeof operand}; wrap arrays with tensor([...])`);
+    }
+  }
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new DTypeError(`${op}: at least one operand must be a Tensor, got two numbers (${a}, ${b})`);
   }

@@ -420,6 +420,32 @@ export const cpuBackend: Backend = {
     };
   },
 
+  squaredErrorSum(input, target, scale) {
+    const x = contiguousRows(input);
+    const t = contiguousRows(target);
+    const xs = dataOf(x);
+    const ts = dataOf(t);
+    let total = 0;
+    for (let i = 0, n = input.numel(), xi = x.offset, ti = t.offset; i < n; i++, xi++, ti++) {
+      const d = xs[xi] - ts[ti];
+      total += d * d;
+    }
+    const out = allocate(input.dtype, 1);
+    out[0] = scale * total;
+    return wrap(out, [], input.dtype);
+  },
+
+  squaredErrorBackward(grad, input, target, scale) {
+    const x = contiguousRows(input);
+    const t = contiguousRows(target);
+    const xs = dataOf(x);
+    const ts = dataOf(t);
+    const factor = 2 * scale * dataOf(grad)[grad.offset];
+    const out = allocate(input.dtype, input.numel());
+    for (let i = 0, xi = x.offset, ti = t.offset; i < out.length; i++, xi++, ti++) out[i] = factor * (xs[xi] - ts[ti]);
+    return wrap(out, input.shape, input.dtype);
+  },
+
   adamStep(param, grad, expAvg, expAvgSq, options) {
     // The parameter and gradient may be views; updating a non-contiguous parameter goes through a
     // contiguous copy that is written back.
@@ -553,6 +579,8 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
   const batch = numel(batchShape);
   const out = allocate(a.dtype, batch * m * n);
+  // An empty product (k = 0) is all zeros, and an empty output has nothing to compute.
+  if (out.length === 0 || k === 0) return wrap(out, [...batchShape, m, n], a.dtype);
 
   let operandA = asGemmOperand(a);
   let operandB = asGemmOperand(b);
