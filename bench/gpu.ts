@@ -1,6 +1,7 @@
 // Measures the gpu backend's matmul kernel in GFLOP/s (2 n^3 floating-point operations per n x n
-// product) in each gpu.js mode that starts here, next to the 'cpu' device's float32 gemm, and
-// prints a Markdown table.
+// product) and its elementwise add in GB/s (two float32 inputs read and one output written per
+// element) in each gpu.js mode that starts here, next to the 'cpu' device, and prints Markdown
+// tables.
 //
 // A product's time is the median over timed runs of matmul plus reading the result back, because
 // a GL kernel call only queues work and the read waits for it. The read alone is timed separately
@@ -10,7 +11,7 @@
 // `xvfb-run -a npx tsx bench/gpu.ts`. Options: --sizes=128,256 --modes=headlessgl,cpu
 // --runs=N (timed runs per cell, default 3; fewer when one run takes over 5 s).
 
-import { matmul, randn, type Tensor } from '../index.js';
+import { add, matmul, randn, type Tensor } from '../index.js';
 import { dispose, isGpuModeSupported, setGpuLogger, setGpuMode, type GpuMode } from '../gpu/index.js';
 
 const options = parseOptions(process.argv.slice(2));
@@ -63,11 +64,36 @@ function measure(mode: string, n: number, device: 'cpu' | 'gpu'): Cell {
   return { mode, n, compileMs, productMs: median(times), readMs: device === 'gpu' ? readMs : 0 };
 }
 
+interface BandwidthCell {
+  mode: string;
+  elements: number;
+  ms: number;
+}
+
+/** Times x + y on `elements` float32 values, reading the result back, as for matmul. */
+function measureAdd(mode: string, elements: number, device: 'cpu' | 'gpu'): BandwidthCell {
+  const x = randn([elements]).to(device);
+  const y = randn([elements]).to(device);
+  dispose(add(x, y));
+  const times: number[] = [];
+  for (let run = 0; run < Math.max(options.runs, 3); run++) {
+    let z: Tensor | null = null;
+    times.push(time(() => {
+      z = add(x, y);
+      z.toTypedArray();
+    }));
+    dispose(z);
+  }
+  dispose([x, y]);
+  return { mode, elements, ms: median(times) };
+}
+
 function gflops(n: number, ms: number): string {
   return ms > 0 ? ((2 * n ** 3) / (ms * 1e6)).toFixed(2) : '-';
 }
 
 const cells: Cell[] = [];
+const bandwidth: BandwidthCell[] = [];
 setGpuLogger(null);
 for (const mode of options.modes) {
   if (mode !== 'cpu-device' && !isGpuModeSupported(mode)) {
@@ -80,6 +106,8 @@ for (const mode of options.modes) {
     cells.push(cell);
     console.error(`${cell.mode} n=${n}: ${cell.productMs.toFixed(1)} ms`);
   }
+  const label = mode === 'cpu-device' ? "singlora 'cpu' device" : `gpu.js ${mode}`;
+  bandwidth.push(measureAdd(label, 1 << 20, mode === 'cpu-device' ? 'cpu' : 'gpu'));
 }
 
 console.log('\n| backend | n | first call (compile), ms | matmul + read, ms | read alone, ms | GFLOP/s kernel | GFLOP/s with read |');
@@ -89,6 +117,12 @@ for (const c of cells) {
   console.log(
     `| ${c.mode} | ${c.n} | ${c.compileMs.toFixed(0)} | ${c.productMs.toFixed(1)} | ${c.readMs.toFixed(1)} | ${gflops(c.n, kernelMs)} | ${gflops(c.n, c.productMs)} |`,
   );
+}
+
+console.log('\n| backend | elements | add + read, ms | GB/s (12 bytes per element) |');
+console.log('|---|---:|---:|---:|');
+for (const b of bandwidth) {
+  console.log(`| ${b.mode} | ${b.elements} | ${b.ms.toFixed(2)} | ${((12 * b.elements) / (b.ms * 1e6)).toFixed(2)} |`);
 }
 
 function parseOptions(args: string[]): { sizes: number[]; modes: (Exclude<GpuMode, 'auto'> | 'cpu-device')[]; runs: number } {
