@@ -112,10 +112,16 @@ export interface Backend {
   /** The gradient of `crossEntropy` for per-row loss gradients `grad` [N]: `grad · (softmax(x) - onehot(target))`. */
   crossEntropyBackward?(grad: Tensor, logits: Tensor, target: Tensor, logSumExp: Tensor, ignoreIndex: number): Tensor;
 
+  /** `scale · sum((input - target)²)` over all elements of two tensors of one shape, as a 0-d tensor. */
+  squaredErrorSum?(input: Tensor, target: Tensor, scale: number): Tensor;
+
+  /** `2 · scale · grad · (input - target)`, the input gradient of `squaredErrorSum` for a one-element `grad`. */
+  squaredErrorBackward?(grad: Tensor, input: Tensor, target: Tensor, scale: number): Tensor;
+
   /**
    * One Adam (or AdamW) update of `param`, `expAvg` and `expAvgSq` in place from `grad`, all of
-   * one shape and floating dtype; `expAvg` and `expAvgSq` must be contiguous and not overlap the
-   * others. See `adamStep_` in ops/adam-step.ts for the formula.
+   * one shape and floating dtype. `expAvg` and `expAvgSq` must be contiguous and must not overlap
+   * the others. `adamStep_` in ops/adam-step.ts gives the formula.
    */
   adamStep?(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, options: AdamStepOptions): void;
 

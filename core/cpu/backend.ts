@@ -516,8 +516,8 @@ function mapBinary(op: string, row: BinaryRow, a: Tensor, b: Tensor, dtype: DTyp
 }
 
 /**
- * When `x` is contiguous and `dims` are adjacent, returns the [outer, size, inner] view of its
- * elements whose middle dim is the reduced run; otherwise null.
+ * Returns the [outer, size, inner] view of a contiguous `x` whose middle dim is the run of
+ * adjacent `dims`. Returns null when x is not contiguous or the dims are not adjacent.
  */
 function adjacentBlock(x: Tensor, dims: readonly number[]): { outer: number; size: number; inner: number } | null {
   if (dims.length === 0 || dims[dims.length - 1] - dims[0] !== dims.length - 1 || !x.isContiguous()) return null;
@@ -605,9 +605,9 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   const dataB = dataOf(operandB.tensor) as Float32Array | Float64Array;
   const dataC = out as Float32Array | Float64Array;
 
-  // The batch dims are merged where A, B and C all allow it; each run of the innermost merged dim
-  // has one stride per operand and goes to batchedGemm as one call. Attention heads, a [batch,
-  // heads] grid over a strided view, take one call per batch row.
+  // The batch dims are merged where A, B and C all allow it. Each run of the innermost merged dim
+  // has one stride per operand, so it goes to batchedGemm as one call. A grid that stays 2-D
+  // (a broadcast operand) takes one call per row of the grid.
   const batchLayout = coalesce(batchShape, [batchStridesA, batchStridesB, stridesC]);
   const last = batchLayout.shape.length - 1;
   const [runStrideA, runStrideB, runStrideC] = batchLayout.strides.map((s) => s[last]);

@@ -16,8 +16,8 @@ export const reluBackwardRow: BinaryRow = (out, o, grad, ig, sg, input, ix, sx, 
 };
 
 /**
- * The gradient of softmax (or log-softmax) over contiguous rows of `inner` elements, from the
- * gradient `g` and the forward output `y`, times `scale`:
+ * Computes the gradient of softmax (or log-softmax) over contiguous rows of `inner` elements,
+ * from the gradient `g` and the forward output `y`, times `scale`:
  *   softmax:      dx = scale · y (g - sum(g y))
  *   log-softmax:  dx = scale · (g - exp(y) sum(g))
  */
@@ -40,10 +40,10 @@ export function softmaxBackwardRows(
 }
 
 /**
- * One row of attention weights: `out = softmax(scale · x + mask)` over `size` elements. The mask
- * row is read with stride `maskStride` (0 broadcasts one value); a bool mask excludes the
- * positions where it is 0, a float mask is added. A row with every position excluded gives
- * zeros, as the unfused softmax of an all -Infinity row does.
+ * Computes one row of attention weights, `out = softmax(scale · x + mask)` over `size` elements.
+ * The mask row is read with stride `maskStride`, where 0 broadcasts one value. A bool mask
+ * excludes the positions where it is 0, and a float mask is added. A row with every position
+ * excluded gives zeros, as the unfused softmax of an all -Infinity row does.
  */
 export function scaledSoftmaxRow(
   x: TypedArray, xOffset: number, out: TypedArray, outOffset: number, size: number, scale: number,
@@ -78,7 +78,7 @@ export function scaledSoftmaxRow(
 }
 
 /**
- * Cross-entropy of each row of logits [rows, classes] against a class index:
+ * Computes the cross-entropy of each row of logits [rows, classes] against a class index:
  * `loss = log(sum exp(x)) - x[target]`, and 0 where the target equals `ignoreIndex`. Writes the
  * log-sum-exp of every row for the backward pass. Targets must already be checked.
  */
@@ -100,9 +100,9 @@ export function crossEntropyRows(
 }
 
 /**
- * The gradient of `crossEntropyRows` for per-row output gradients `g` (read with stride
- * `gStride`, 0 when one value is broadcast): `dx = g · (softmax(x) - onehot(target))`, and 0 on
- * ignored rows.
+ * Computes the gradient of `crossEntropyRows`, `dx = g · (softmax(x) - onehot(target))`, and 0 on
+ * ignored rows. The per-row output gradients `g` are read with stride `gStride`, which is 0 when
+ * one value is broadcast to every row.
  */
 export function crossEntropyBackwardRows(
   g: TypedArray, gOffset: number, gStride: number, x: TypedArray, xOffset: number, target: Int32Array, logSumExp: Float64Array,
@@ -125,7 +125,7 @@ export function crossEntropyBackwardRows(
 }
 
 /**
- * Layer norm over contiguous rows of `size` elements: `out = (x - mean) rstd · weight + bias`
+ * Computes layer norm over contiguous rows of `size` elements: `out = (x - mean) rstd · weight + bias`
  * with the biased variance, writing each row's mean and rstd = 1 / sqrt(var + eps).
  */
 export function layerNormRows(
@@ -161,7 +161,7 @@ export function layerNormRows(
 }
 
 /**
- * The layer-norm gradients over contiguous rows, with x̂ = (x - mean) rstd and ĝ = g · weight:
+ * Computes the layer-norm gradients over contiguous rows, with x̂ = (x - mean) rstd and ĝ = g · weight:
  *   dx = rstd (ĝ - mean(ĝ) - x̂ mean(ĝ x̂))     per row
  *   dweight = sum over rows of g x̂,   dbias = sum over rows of g
  * `gradWeight` and `gradBias` (size elements, double precision) are accumulated into when given.
@@ -221,8 +221,9 @@ export interface AdamRowOptions {
 }
 
 /**
- * One Adam (or AdamW) update over `n` contiguous elements, in place, as torch.optim.Adam computes
- * it: m ← β1 m + (1-β1) g, v ← β2 v + (1-β2) g², θ ← θ - lr (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + ε).
+ * Applies one Adam (or AdamW) update to `n` contiguous elements in place, as torch.optim.Adam
+ * computes it:
+ *   m ← β1 m + (1-β1) g,   v ← β2 v + (1-β2) g²,   θ ← θ - lr (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + ε)
  * Everything stays in double precision until it is stored.
  */
 export function adamRows(

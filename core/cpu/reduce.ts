@@ -57,11 +57,12 @@ export function reduceRows(op: ReduceOp, x: TypedArray, out: TypedArray, outer: 
 }
 
 /**
- * Reduces the middle dim of a contiguous [outer, size, inner] block of `x` starting at `offset`,
- * writing the [outer, inner] result to `out`: the layout of a reduction over a run of adjacent
- * dims, read in place with no transposing copy. Rows of `inner` elements are combined in
- * sequence, so memory is read in order. Sums accumulate in double precision, which is exact
- * enough for float32 and matches the compensated row sums to rounding for float64.
+ * Reduces the middle dim of a contiguous [outer, size, inner] block of `x` starting at `offset`
+ * and writes the [outer, inner] result to `out`. Any reduction over a run of adjacent dims has
+ * this layout, so it reads the input in place, with no transposing copy. Rows of `inner`
+ * elements are combined in sequence, so memory is read in order. Sums accumulate in double
+ * precision without compensation, far more precise than float32 needs. For float64 a long sum
+ * may differ from the compensated row sum of `reduceRows` by its accumulated rounding error.
  */
 export function reduceBlock(op: ReduceOp, x: TypedArray, offset: number, out: TypedArray, outer: number, size: number, inner: number): void {
   if (inner === 1) {

@@ -3,8 +3,8 @@ import type { TypedArray } from '../dtype.js';
 
 /**
  * Subtracting the row max before exp keeps every exponent at or below 0, so logits of 1e4 do
- * not overflow; a row that is entirely -Infinity (fully masked) yields zeros for softmax and
- * -Infinity for log-softmax instead of NaN. Rows of `x` start at `offset`; `out` is dense.
+ * not overflow. A row that is entirely -Infinity (fully masked) yields zeros for softmax and
+ * -Infinity for log-softmax instead of NaN. Rows of `x` start at `offset`, and `out` is dense.
  */
 export function softmaxRows(x: TypedArray, out: TypedArray, outer: number, inner: number, log: boolean, offset = 0): void {
   for (let r = 0, base = offset, o = 0; r < outer; r++, base += inner, o += inner) {

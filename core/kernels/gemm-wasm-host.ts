@@ -6,11 +6,12 @@
 // Chrome before version 114 rejects synchronous compilation of modules over 4 KB on the main
 // thread, so the build script warns when the module grows past that.
 
-import { gemmWasmBase64 } from './wasm/gemm-wasm.js';
+import { type GemmArguments, GemmThreadPool, type GemmThreadSpawner } from './gemm-threads.js';
+import { gemmWasmBase64, gemmWasmSharedBase64 } from './wasm/gemm-wasm.js';
 
-/** The exports of wasm/gemm.wat. */
+/** The exports of wasm/gemm.wat (the shared-memory variant imports its memory instead). */
 interface GemmExports {
-  memory: WebAssembly.Memory;
+  memory?: WebAssembly.Memory;
   workspaceBytes(): number;
   gemm(
     transA: number, transB: number, m: number, n: number, k: number,
@@ -21,8 +22,13 @@ interface GemmExports {
 
 interface GemmInstance {
   exports: GemmExports;
+  memory: WebAssembly.Memory;
   workspaceBytes: number;
   heap: Float32Array;
+  /** Worker threads over the same (shared) memory, or null to compute on this thread only. */
+  pool: GemmThreadPool | null;
+  /** Workspaces at the start of memory: one per thread that may run a product at once. */
+  workspaces: number;
 }
 
 const PAGE_BYTES = 65536;
@@ -53,12 +59,66 @@ function getInstance(): GemmInstance {
 
   const module = new WebAssembly.Module(decodeBase64(gemmWasmBase64));
   const exports = new WebAssembly.Instance(module, {}).exports as unknown as GemmExports;
+  const memory = exports.memory!;
+  instance = { exports, memory, workspaceBytes: exports.workspaceBytes(), heap: new Float32Array(memory.buffer), pool: null, workspaces: 1 };
+  return instance;
+}
+
+// Pages of the shared memory: it starts at 256 pages (16 MiB) and may grow to the 32768 (2 GiB)
+// that the shared-memory variant of the module declares.
+const SHARED_INITIAL_PAGES = 256;
+const SHARED_MAXIMUM_PAGES = 32768;
+
+// Products below this many multiply-adds stay on one thread, because waking a worker and packing
+// the shared operand twice cost more than the split saves on small products.
+// NOTE: the value is a guess. Products of 4M multiply-adds and more gained on a 2-core machine
+// (the W1 large and W3 shapes); the crossover itself was not measured.
+const THREAD_MIN_MULTIPLY_ADDS = 1 << 22;
+
+export interface GemmThreadOptions {
+  /** Threads that compute one product together, the calling thread included; at least 2. */
+  threads: number;
+  /** Starts a worker thread; see GemmThreadSpawner. */
+  spawn: GemmThreadSpawner;
+}
+
+/**
+ * Splits large float32 products over `threads` threads: the kernel moves to a shared memory,
+ * and `threads - 1` workers started with `spawn` each compute a block of C. Products under
+ * about 4M multiply-adds stay on the calling thread. Needs SharedArrayBuffer (in browsers, a
+ * cross-origin isolated page). Calling it again replaces the previous threads.
+ */
+export function enableGemmThreads(options: GemmThreadOptions): void {
+  if (!Number.isInteger(options.threads) || options.threads < 2) {
+    throw new RangeError(`enableGemmThreads: threads must be an integer of at least 2 (the calling thread included), got ${options.threads}`);
+  }
+  if (typeof SharedArrayBuffer !== 'function') {
+    throw new Error('enableGemmThreads: this engine has no SharedArrayBuffer (in a browser, the page must be cross-origin isolated)');
+  }
+  disableGemmThreads();
+  const module = new WebAssembly.Module(decodeBase64(gemmWasmSharedBase64));
+  const memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
   instance = {
     exports,
+    memory,
     workspaceBytes: exports.workspaceBytes(),
-    heap: new Float32Array(exports.memory.buffer),
+    heap: new Float32Array(memory.buffer),
+    pool: new GemmThreadPool(module, memory, options.threads - 1, options.spawn),
+    workspaces: options.threads,
   };
-  return instance;
+}
+
+/** Stops the worker threads of `enableGemmThreads`; products run on the calling thread again. */
+export function disableGemmThreads(): void {
+  if (instance?.pool == null) return;
+  instance.pool.terminate();
+  instance = undefined;
+}
+
+/** Returns the number of threads that share large float32 products (1 unless enableGemmThreads ran). */
+export function gemmThreadCount(): number {
+  return instance?.workspaces ?? 1;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -75,7 +135,7 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
  * for the rest of the process (about 4 * (m*k + k*n + m*n) bytes plus 2.2 MB of workspace).
  */
 function heapOfAtLeast(state: GemmInstance, bytes: number): Float32Array {
-  const memory = state.exports.memory;
+  const memory = state.memory;
   if (memory.buffer.byteLength < bytes) {
     const pages = Math.ceil((bytes - memory.buffer.byteLength) / PAGE_BYTES);
     try {
@@ -116,7 +176,7 @@ export function runGemmWasm(
   const aCols = transA ? m : k;
   const bRows = transB ? n : k;
   const bCols = transB ? k : n;
-  const aStart = alignElements(state.workspaceBytes / 4);
+  const aStart = alignElements((state.workspaces * state.workspaceBytes) / 4);
   const bStart = aStart + alignElements(aRows * aCols);
   const cStart = bStart + alignElements(bRows * bCols);
   const heap = heapOfAtLeast(state, (cStart + m * n) * 4);
@@ -126,13 +186,53 @@ export function runGemmWasm(
   // With beta = 0 the kernel overwrites C, so its old values need not travel.
   if (beta !== 0) copyIn(heap, cStart, c, cOffset, m, n, ldc);
 
-  state.exports.gemm(
+  const call: GemmArguments = [
     transA ? 1 : 0, transB ? 1 : 0, m, n, k,
     alpha, aStart * 4, Math.max(aCols, 1), bStart * 4, Math.max(bCols, 1),
     beta, cStart * 4, n, 0,
-  );
+  ];
+  const parts = state.pool === null || m * n * k < THREAD_MIN_MULTIPLY_ADDS ? 1 : state.pool.readyWorkers + 1;
+  if (parts > 1) {
+    state.pool!.run(splitProduct(call, parts, state.workspaceBytes), (local) => state.exports.gemm(...local));
+  } else {
+    state.exports.gemm(...call);
+  }
 
   copyOut(heap, cStart, c, cOffset, m, n, ldc);
+}
+
+// The kernel's micro-tile is MR × NR = 4 × 8 (wasm/gemm.wat); blocks of C start on tile edges.
+const TILE_ROWS = 4;
+const TILE_COLUMNS = 8;
+
+/**
+ * Cuts one product, laid out densely in module memory as `call` describes, into up to `parts`
+ * products over disjoint blocks of C: blocks of columns when C is at least as wide as it is
+ * tall, else blocks of rows. Each part gets its own workspace. The blocks read the same A or
+ * B, so every thread packs its own copy of the shared operand.
+ */
+function splitProduct(call: GemmArguments, parts: number, workspaceBytes: number): GemmArguments[] {
+  const [transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc] = call;
+  const byColumns = n >= m;
+  const extent = byColumns ? n : m;
+  const tile = byColumns ? TILE_COLUMNS : TILE_ROWS;
+  const step = Math.ceil(extent / tile / parts) * tile;
+
+  const calls: GemmArguments[] = [];
+  for (let start = 0, part = 0; start < extent; start += step, part++) {
+    const size = Math.min(step, extent - start);
+    const work = part * workspaceBytes;
+    if (byColumns) {
+      // Columns j of op(B) are columns of B, or rows of B stored transposed.
+      const bBlock = b + (transB ? start * ldb : start) * 4;
+      calls.push([transA, transB, m, size, k, alpha, a, lda, bBlock, ldb, beta, c + start * 4, ldc, work]);
+    } else {
+      // Rows i of op(A) are rows of A, or columns of A stored transposed.
+      const aBlock = a + (transA ? start : start * lda) * 4;
+      calls.push([transA, transB, size, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc * 4, ldc, work]);
+    }
+  }
+  return calls;
 }
 
 // A batch whose operands exceed this many bytes is run in chunks, so that one large batched
@@ -162,7 +262,7 @@ export function runBatchedGemmWasm(
 
   for (let first = 0; first < batchCount; first += chunk) {
     const count = Math.min(chunk, batchCount - first);
-    const aStart = alignElements(state.workspaceBytes / 4);
+    const aStart = alignElements((state.workspaces * state.workspaceBytes) / 4);
     const bStart = aStart + alignElements(heapExtent(operandA, count));
     const cStart = bStart + alignElements(heapExtent(operandB, count));
     const heap = heapOfAtLeast(state, (cStart + heapExtent(operandC, count)) * 4);
@@ -190,7 +290,7 @@ export function runBatchedGemmWasm(
   }
 }
 
-/** How one operand of a batch is laid out in module memory. */
+/** The layout of one operand of a batch in module memory. */
 interface BatchOperand {
   rows: number;
   cols: number;
@@ -204,7 +304,9 @@ function batchOperand(rows: number, cols: number, ld: number, stride: number): B
   const size = rows * cols;
   const dense = stride === size && (ld === cols || rows <= 1);
   // Matrices copied one at a time start on 16-byte boundaries; a dense batch keeps its layout.
-  return { rows, cols, dense, heapStride: stride === 0 ? 0 : dense ? size : alignElements(size) };
+  let heapStride = dense ? size : alignElements(size);
+  if (stride === 0) heapStride = 0;
+  return { rows, cols, dense, heapStride };
 }
 
 function heapExtent(operand: BatchOperand, count: number): number {

@@ -17,6 +17,8 @@ import { runGemmJs } from './gemm-js.js';
 import { runBatchedGemmWasm, runGemmWasm, wasmSimdAvailable } from './gemm-wasm-host.js';
 
 export { wasmSimdAvailable };
+export { type GemmThreadOptions, disableGemmThreads, enableGemmThreads, gemmThreadCount } from './gemm-wasm-host.js';
+export { type GemmThreadData, type GemmThreadSpawner } from './gemm-threads.js';
 
 /** An array the matrix products read and write. */
 export type GemmArray = Float32Array | Float64Array;

@@ -32,8 +32,8 @@ export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Re
 }
 
 /**
- * The summed or averaged squared error as one kernel and one graph node: `scale · Σ (x - t)²`
- * forward and `2 · scale · g · (x - t)` backward, in one pass each instead of a chain of four
+ * Computes the summed or averaged squared error as one kernel and one graph node: `scale · Σ (x - t)²`
+ * forward and `2 · scale · g · (x - t)` backward, one pass each instead of a chain of four
  * elementwise and reduction ops. A graph of the gradient gets the same formula as recorded ops.
  */
 function fusedMseLoss(backend: Backend, input: Tensor, target: Tensor, scale: number): Tensor {

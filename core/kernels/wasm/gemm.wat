@@ -244,46 +244,122 @@
                     (local.set $p (i32.add (local.get $p) (i32.const 1)))
                     (br $edge))))))
           (else
-            ;; B is stored n×k: each of the NR columns of op(B) is a contiguous row of B, so copy
-            ;; it into every NR-th slot of the micro-panel.
-            (local.set $jj (i32.const 0))
-            (block $colsDone
-              (loop $colsLoop
-                (br_if $colsDone (i32.ge_s (local.get $jj) (global.get $NR)))
-                (local.set $out (i32.add (local.get $dst) (i32.shl (local.get $jj) (i32.const 2))))
-                (local.set $p (i32.const 0))
-                (if (i32.lt_s (local.get $jj) (local.get $cols))
-                  (then
-                    (local.set $src (i32.add (local.get $b)
-                      (i32.shl
-                        (i32.add
-                          (i32.mul (i32.add (local.get $j0) (i32.add (local.get $jr) (local.get $jj)))
-                                   (local.get $ldb))
-                          (local.get $p0))
-                        (i32.const 2))))
-                    (block $copyDone
-                      (loop $copy
-                        (br_if $copyDone (i32.ge_s (local.get $p) (local.get $kc)))
-                        (f32.store (local.get $out) (f32.load (local.get $src)))
-                        (local.set $out (i32.add (local.get $out) (i32.const 32)))
-                        (local.set $src (i32.add (local.get $src) (i32.const 4)))
-                        (local.set $p (i32.add (local.get $p) (i32.const 1)))
-                        (br $copy))))
-                  (else
-                    (block $zeroDone
-                      (loop $zero
-                        (br_if $zeroDone (i32.ge_s (local.get $p) (local.get $kc)))
-                        (f32.store (local.get $out) (f32.const 0))
-                        (local.set $out (i32.add (local.get $out) (i32.const 32)))
-                        (local.set $p (i32.add (local.get $p) (i32.const 1)))
-                        (br $zero)))))
-                (local.set $jj (i32.add (local.get $jj) (i32.const 1)))
-                (br $colsLoop)))))
+            ;; B is stored n×k. A full panel takes the vectorised transpose; an edge panel
+            ;; (fewer than NR columns left) is copied element by element below.
+            (if (i32.eq (local.get $cols) (global.get $NR))
+              (then
+                (call $packBTransposedPanel
+                  (i32.add (local.get $b)
+                    (i32.shl
+                      (i32.add (i32.mul (i32.add (local.get $j0) (local.get $jr)) (local.get $ldb)) (local.get $p0))
+                      (i32.const 2)))
+                  (i32.shl (local.get $ldb) (i32.const 2))
+                  (local.get $kc)
+                  (local.get $dst)))
+              (else
+                ;; B is stored n×k: each of the NR columns of op(B) is a contiguous row of B, so copy
+                ;; it into every NR-th slot of the micro-panel.
+                (local.set $jj (i32.const 0))
+                (block $colsDone
+                  (loop $colsLoop
+                    (br_if $colsDone (i32.ge_s (local.get $jj) (global.get $NR)))
+                    (local.set $out (i32.add (local.get $dst) (i32.shl (local.get $jj) (i32.const 2))))
+                    (local.set $p (i32.const 0))
+                    (if (i32.lt_s (local.get $jj) (local.get $cols))
+                      (then
+                        (local.set $src (i32.add (local.get $b)
+                          (i32.shl
+                            (i32.add
+                              (i32.mul (i32.add (local.get $j0) (i32.add (local.get $jr) (local.get $jj)))
+                                       (local.get $ldb))
+                              (local.get $p0))
+                            (i32.const 2))))
+                        (block $copyDone
+                          (loop $copy
+                            (br_if $copyDone (i32.ge_s (local.get $p) (local.get $kc)))
+                            (f32.store (local.get $out) (f32.load (local.get $src)))
+                            (local.set $out (i32.add (local.get $out) (i32.const 32)))
+                            (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                            (br $copy))))
+                      (else
+                        (block $zeroDone
+                          (loop $zero
+                            (br_if $zeroDone (i32.ge_s (local.get $p) (local.get $kc)))
+                            (f32.store (local.get $out) (f32.const 0))
+                            (local.set $out (i32.add (local.get $out) (i32.const 32)))
+                            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                            (br $zero)))))
+                    (local.set $jj (i32.add (local.get $jj) (i32.const 1)))
+                    (br $colsLoop)))))))
 
         (local.set $dst (i32.add (local.get $dst)
           (i32.shl (i32.mul (global.get $NR) (local.get $kc)) (i32.const 2))))
         (local.set $jr (i32.add (local.get $jr) (global.get $NR)))
         (br $panels))))
+
+  ;; Packs one full micro-panel (NR = 8 columns of op(B)) of a B stored n×k, that is 8 rows of B
+  ;; each contiguous in p, into kc groups of 8 values. Four steps of p at a time, each half of the
+  ;; panel (4 rows) is loaded as four vectors, transposed in registers with shuffles, and stored
+  ;; as four groups: vector loads and stores instead of one scalar copy per element. $src is the
+  ;; byte address of the panel's first element, $ldbBytes the byte stride between rows of B.
+  (func $packBTransposedPanel (param $src i32) (param $ldbBytes i32) (param $kc i32) (param $out i32)
+    (local $p i32) (local $half i32) (local $row i32) (local $dst i32) (local $jj i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.gt_s (i32.add (local.get $p) (i32.const 4)) (local.get $kc)))
+        (local.set $half (i32.const 0))
+        (block $halvesDone
+          (loop $halves
+            (br_if $halvesDone (i32.ge_s (local.get $half) (i32.const 2)))
+            ;; Rows 4*half .. 4*half+3 of the panel, at columns p .. p+3 of B.
+            (local.set $row (i32.add
+              (i32.add (local.get $src) (i32.shl (local.get $p) (i32.const 2)))
+              (i32.mul (i32.shl (local.get $half) (i32.const 2)) (local.get $ldbBytes))))
+            (local.set $r0 (v128.load (local.get $row)))
+            (local.set $r1 (v128.load (i32.add (local.get $row) (local.get $ldbBytes))))
+            (local.set $r2 (v128.load (i32.add (local.get $row) (i32.shl (local.get $ldbBytes) (i32.const 1)))))
+            (local.set $r3 (v128.load (i32.add (local.get $row) (i32.mul (local.get $ldbBytes) (i32.const 3)))))
+            ;; t0 = r0[0] r1[0] r0[1] r1[1], t1 = r0[2] r1[2] r0[3] r1[3], and t2, t3 from r2, r3.
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+            ;; Group p+i holds r0[i] r1[i] r2[i] r3[i] in this half; groups are NR floats apart.
+            (local.set $dst (i32.add (local.get $out)
+              (i32.add (i32.shl (local.get $p) (i32.const 5)) (i32.shl (local.get $half) (i32.const 4)))))
+            (v128.store offset=0 (local.get $dst)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store offset=32 (local.get $dst)
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store offset=64 (local.get $dst)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store offset=96 (local.get $dst)
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $half (i32.add (local.get $half) (i32.const 1)))
+            (br $halves)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $blocks)))
+
+    ;; The last kc mod 4 steps, one element at a time.
+    (block $tailDone
+      (loop $tail
+        (br_if $tailDone (i32.ge_s (local.get $p) (local.get $kc)))
+        (local.set $jj (i32.const 0))
+        (block $lanesDone
+          (loop $lanes
+            (br_if $lanesDone (i32.ge_s (local.get $jj) (global.get $NR)))
+            (f32.store
+              (i32.add (local.get $out) (i32.shl (i32.add (i32.shl (local.get $p) (i32.const 3)) (local.get $jj)) (i32.const 2)))
+              (f32.load
+                (i32.add (i32.add (local.get $src) (i32.shl (local.get $p) (i32.const 2)))
+                         (i32.mul (local.get $jj) (local.get $ldbBytes)))))
+            (local.set $jj (i32.add (local.get $jj) (i32.const 1)))
+            (br $lanes)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $tail))))
 
   ;; C[0:rows, 0:cols] += alpha * (packed A micro-panel) (packed B micro-panel) over kc steps,
   ;; with C at byte address $c and a row stride of $ldcBytes. kc must be at least 1. A partial
