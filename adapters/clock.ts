@@ -26,7 +26,7 @@ export class AdapterClock {
   }
 }
 
-/** The ramp value u(t) = min(t / T, 1); T = 0 means no ramp (u = 1 from the start). */
+/** Returns the ramp value u(t) = min(t / T, 1); T = 0 means no ramp (u = 1 from the start). */
 export function rampValue(step: number, rampSteps: number): number {
   if (rampSteps <= 0) return 1;
   return Math.min(step / rampSteps, 1);

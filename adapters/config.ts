@@ -23,7 +23,7 @@ export interface AdapterConfig {
   dropout?: number;
   /** Scale by alpha / √rank; implied by method 'rslora'. */
   useRslora?: boolean;
-  /** How SingLoRA's A is drawn (see SingLoRAInit). */
+  /** Initialisation of SingLoRA's A (see SingLoRAInit). */
   init?: SingLoRAInit;
   generator?: Generator;
 }

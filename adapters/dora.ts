@@ -37,7 +37,7 @@ export function factoredRowNorms(w0: Tensor, { p, q, scale }: LowRankFactors): T
   });
 }
 
-/** The DoRA forms shared by both bases; `adapter` supplies the low-rank factors. */
+/** Computes DoRA's weight for either base, with `adapter` supplying the low-rank factors. */
 function doraWeight(adapter: LowRankAdapter, magnitude: Tensor, weight: Tensor): Tensor {
   const v = weight.add(adapter.deltaWeight());
   return v.mul(magnitude.div(rowNorms(v)).unsqueeze(1));

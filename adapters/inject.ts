@@ -17,7 +17,7 @@ import type { LowRankAdapter } from './low-rank.js';
 import { type ParametrizationDict, getParametrizations, isParametrized, parametrize, removeParametrization } from './parametrize.js';
 import { SingLoRA } from './singlora.js';
 
-/** What an injection did: the adapted modules and the trainable share of the model. */
+/** Summary of an injection: the adapted modules and the trainable share of the model. */
 export interface AdapterReport {
   adapterName: string;
   method: AdapterConfig['method'];
@@ -142,7 +142,7 @@ export class AdaptedModel {
     return config;
   }
 
-  /** The adapter modules of one adapter name, keyed by the adapted module's path. */
+  /** Returns the adapter modules of one adapter name, keyed by the adapted module's path. */
   adapters(name = this.requireActive()): Map<string, LowRankAdapter> {
     this.config(name);
     return this.layers.get(name)!;

@@ -82,7 +82,7 @@ export abstract class LowRankAdapter extends Module implements Parametrization {
     return p.matmul(q.mT).mul(scale);
   }
 
-  /** The adapter branch's output for input rows x (..., in): s (x Q) P^T, shape (..., out). */
+  /** Computes the adapter branch's output for input rows x (..., in): s (x Q) P^T, shape (..., out). */
   deltaForward(x: Tensor): Tensor {
     const { p, q, scale } = this.factors();
     const input = this.dropoutP > 0 ? dropout(x, this.dropoutP, this.training, { generator: this.generator }) : x;

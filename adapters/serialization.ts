@@ -27,7 +27,7 @@ const KEY_SUFFIX: Record<string, string> = {
   singlora_A: 'singlora_A.weight',
 };
 
-/** The tensors of one adapter under PEFT-style keys (detached, on their current device). */
+/** Returns the tensors of one adapter under PEFT-style keys (detached, on their current device). */
 export function adapterStateDict(adapted: AdaptedModel, name = adapted.activeAdapter ?? 'default'): Record<string, Tensor> {
   const state: Record<string, Tensor> = {};
   for (const [path, adapter] of adapted.adapters(name)) {
@@ -62,7 +62,7 @@ export function loadAdapterStateDict(adapted: AdaptedModel, state: Record<string
   });
 }
 
-/** The adapter_config.json contents: PEFT's field names, plus SingLoRA's ramp fields. */
+/** Builds the adapter_config.json contents: PEFT's field names, plus SingLoRA's ramp fields. */
 export function adapterConfigJson(adapted: AdaptedModel, name = adapted.activeAdapter ?? 'default'): Record<string, unknown> {
   const config = adapted.config(name);
   const method = config.method;

@@ -22,7 +22,7 @@ import { AdapterClock, rampValue } from './clock.js';
 import { type LowRankFactors, LowRankAdapter, type LowRankOptions } from './low-rank.js';
 
 /**
- * How A is drawn. 'uniform' (default): U(-1/√in, 1/√in), entries of order width^(-1/2) as the
+ * Initialisation of A. 'uniform' (default): U(-1/√in, 1/√in), entries of order width^(-1/2) as the
  * paper's analysis assumes. 'kaiming-r': PyTorch's kaiming_uniform_(a=√5) applied to the d x r
  * tensor, i.e. U(-1/√r, 1/√r), which is what public implementations do; it makes ‖A A^T‖ grow
  * with the width, so it needs a much smaller α. 'gaussian': N(0, 1/in).
