@@ -1,7 +1,7 @@
 /**
  * Reverse-mode automatic differentiation over a dynamic graph.
  *
- * Each op that sees an input requiring grad gives its output a `Node`: the inputs, a backward
+ * Each op that receives an input requiring grad gives its output a `Node`: the inputs, a backward
  * function that maps the output's gradient to one gradient per input, and the tensors it saved.
  * Backward functions are written with ordinary tensor ops, so running them with recording on
  * (`createGraph: true`) builds a graph of the gradient itself, which is how second derivatives,
@@ -82,7 +82,7 @@ export function record(name: string, inputs: readonly Tensor[], output: Tensor, 
 }
 
 // The ops that the engine needs (ones for the seed gradient, add for accumulation) are set by
-// ops/methods.ts; importing them here directly would make core depend on ops at load time.
+// ops/methods.ts. Importing them here directly would make core depend on ops at load time.
 interface EngineOps {
   onesLike(t: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;

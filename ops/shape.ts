@@ -161,7 +161,7 @@ export function expandAs(x: Tensor, other: Tensor): Tensor {
 }
 
 /**
- * A view of `length` elements along `dim` from `start`, every `step`-th. Negative `start` and
+ * Returns a view of the elements along `dim` from `start` to `end`, every `step`-th. Negative `start` and
  * `end` count from the end and are clamped to the dim, as Python slicing does.
  */
 export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1): Tensor {
@@ -195,7 +195,7 @@ export function sliceScatter(src: Tensor, shape: readonly number[], dim: number,
   return record('SliceScatter', [src], out, (g) => [slice(g, dim, start, start + (src.shape[dim] - 1) * step + 1, step)]);
 }
 
-/** A view of `length` elements of `dim` starting at `start`. */
+/** Returns a view of `length` elements of `dim` starting at `start`. */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   if (x.ndim === 0) throw new IndexError('narrow: cannot narrow a 0-d tensor; it has no dims');
   const d = normalizeDim(dim, x.ndim, 'narrow');
