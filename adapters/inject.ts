@@ -268,18 +268,18 @@ export class AdaptedModel {
    * plain model (its weights are again ordinary Parameters, still frozen).
    */
   mergeAndUnload(): Module {
-    if (this.mergedBase.size > 0) this.unmerge();
-    for (const [, module] of this.adaptedModules()) removeParametrization(module, 'weight', { merge: true });
-    this.layers.clear();
-    this.configs.clear();
-    this.activeName = null;
-    return this.model;
+    return this.removeAdapters(true);
   }
 
   /** Removes every adapter and restores the original base weights. */
   unload(): Module {
+    return this.removeAdapters(false);
+  }
+
+  /** Removes every parametrization, keeping its current value (`merge`) or the original weight. */
+  private removeAdapters(merge: boolean): Module {
     if (this.mergedBase.size > 0) this.unmerge();
-    for (const [, module] of this.adaptedModules()) removeParametrization(module, 'weight', { merge: false });
+    for (const [, module] of this.adaptedModules()) removeParametrization(module, 'weight', { merge });
     this.layers.clear();
     this.configs.clear();
     this.activeName = null;

@@ -18,6 +18,8 @@
 import fc from 'fast-check';
 
 import { type DType, Tensor, ValueError } from '../index.js';
+import { type TypedArray, allocate } from '../core/dtype.js';
+import { isContiguous, numel } from '../core/shape.js';
 
 // ---- shapes ---------------------------------------------------------------------------------
 
@@ -218,11 +220,6 @@ function valuesArb(count: number, options: ResolvedValueOptions): fc.Arbitrary<T
     .map(([indices, jitter]) => store(indices.map((c, i) => positionToValue(c * 2 * separation + jitter[i], allowed))));
 }
 
-type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
-
-function numel(shape: readonly number[]): number {
-  return shape.reduce((product, size) => product * size, 1);
-}
 
 function shapeSource(shape: TensorArbOptions['shape'], fallback: fc.Arbitrary<number[]>): fc.Arbitrary<number[]> {
   if (shape === undefined) return fallback;
@@ -345,7 +342,7 @@ function buildView(shape: number[], data: TypedArray, options: ResolvedValueOpti
   let layout = stridedLayout(shape, choice);
   // A permutation that moves only size-1 dims (and no step) leaves the view contiguous; then
   // stepping the last dim of size > 1 is what makes it strided.
-  if (isContiguousLayout(shape, layout.strides)) {
+  if (isContiguous(shape, layout.strides)) {
     const last = shape.map((size, d) => (size > 1 ? d : -1)).reduce((a, b) => Math.max(a, b));
     layout = stridedLayout(shape, { ...choice, stepDim: last });
   }
@@ -399,17 +396,6 @@ function stridedLayout(shape: number[], choice: LayoutChoice): StridedLayout {
   return { strides, offset, storageLength: padding + numel(storedShape), description: parts.join(' + ') };
 }
 
-/** Row-major contiguity, ignoring size-1 dims (as Tensor.isContiguous does). */
-function isContiguousLayout(shape: readonly number[], strides: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] === 1) continue;
-    if (strides[d] !== expected) return false;
-    expected *= shape[d];
-  }
-  return true;
-}
-
 /** Writes `values` (row-major for `shape`) into `storage` at the positions a strided view reads. */
 function writeThroughView(storage: TypedArray, shape: readonly number[], strides: readonly number[], offset: number, values: TypedArray): void {
   const index = new Array<number>(shape.length).fill(0);
@@ -421,19 +407,6 @@ function writeThroughView(storage: TypedArray, shape: readonly number[], strides
       if (++index[d] < shape[d]) break;
       index[d] = 0;
     }
-  }
-}
-
-function allocate(dtype: DType, length: number): TypedArray {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(length);
-    case 'float64':
-      return new Float64Array(length);
-    case 'int32':
-      return new Int32Array(length);
-    case 'bool':
-      return new Uint8Array(length);
   }
 }
 

@@ -5,6 +5,7 @@
  * array and one memory pass per link) by one or two passes over contiguous rows. Sums run in
  * double precision.
  */
+import type { AdamStepOptions } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import type { BinaryRow } from './elementwise.js';
 
@@ -205,15 +206,7 @@ export function layerNormBackwardRows(
 }
 
 /** Hyperparameters of one Adam update, with the bias corrections of step t already applied. */
-export interface AdamRowOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: weight decay shrinks the parameter instead of adding to the gradient. */
-  decoupled: boolean;
-  maximize: boolean;
+export interface AdamRowOptions extends Omit<AdamStepOptions, 'step'> {
   /** 1 - beta1^t. */
   biasCorrection1: number;
   /** 1 - beta2^t. */
