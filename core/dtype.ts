@@ -1,6 +1,6 @@
 /**
- * Element types. Floating tensors are float32 (the default) or float64; int32 holds indices and
- * class labels, bool holds masks and comparison results (stored as one byte per element).
+ * Element types. Floating tensors are float32 (the default) or float64; int32 stores indices and
+ * class labels, bool stores masks and comparison results (stored as one byte per element).
  */
 import { DTypeError } from './errors.js';
 

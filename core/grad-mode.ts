@@ -1,7 +1,7 @@
 /**
  * Global switch for graph recording. Inside `noGrad` ops compute values only, which is what
  * optimizer updates and evaluation loops want; backward passes run with recording off unless
- * `createGraph` asks for a differentiable gradient.
+ * `createGraph` requests a differentiable gradient.
  */
 
 let gradEnabled = true;

@@ -123,7 +123,7 @@ export function linspace(start: number, end: number, steps: number, options: Ten
   return finish(data, [steps], options, dtype);
 }
 
-/** The n x m identity matrix (m defaults to n). */
+/** Returns the n x m identity matrix (m defaults to n). */
 export function eye(n: number, m: number = n, options: TensorOptions = {}): Tensor {
   checkShape([n, m], 'eye');
   const dtype = options.dtype ?? 'float32';
@@ -177,7 +177,7 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   return finish(data, checked, options, dtype);
 }
 
-/** A random permutation of 0..n-1 (Fisher-Yates), int32. */
+/** Returns a random permutation of 0..n-1 (Fisher-Yates), int32. */
 export function randperm(n: number, options: RandomOptions = {}): Tensor {
   const generator = options.generator ?? defaultGenerator;
   const data = new Int32Array(n);

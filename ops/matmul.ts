@@ -26,7 +26,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-/** The product of operands of rank >= 2; its backward is two more products with transposed views. */
+/** Multiplies operands of rank >= 2; the backward is two more products with transposed views. */
 function matmul2d(a: Tensor, b: Tensor, shapeA: number[], shapeB: number[]): Tensor {
   const k = a.shape[a.ndim - 1];
   if (b.shape[b.ndim - 2] !== k) {
@@ -43,7 +43,7 @@ function matmul2d(a: Tensor, b: Tensor, shapeA: number[], shapeB: number[]): Ten
   ], [a, b]);
 }
 
-/** The product of two 2-D matrices, checked to be 2-D (torch.mm). */
+/** Multiplies two 2-D matrices, checking that both are 2-D (torch.mm). */
 export function mm(a: Tensor, b: Tensor): Tensor {
   if (a.ndim !== 2 || b.ndim !== 2) throw new ShapeError(`mm: expected two 2-D tensors, got shapes ${formatShape(a.shape)} and ${formatShape(b.shape)}; use matmul for other ranks`);
   return matmul(a, b);

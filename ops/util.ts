@@ -33,7 +33,7 @@ export function binaryOperands(op: string, a: TensorLike, b: TensorLike): [Tenso
   return [castTo(left, dtype), castTo(right, dtype)];
 }
 
-/** A non-integer scalar with an integer tensor computes in float32, as PyTorch promotes. */
+/** Picks a scalar's dtype: a non-integer scalar with an integer tensor computes in float32, as PyTorch promotes. */
 function scalarDType(tensor: Tensor, value: number): DType {
   if (!isFloatingDType(tensor.dtype) && !Number.isInteger(value)) return 'float32';
   return tensor.dtype === 'bool' ? 'int32' : tensor.dtype;
